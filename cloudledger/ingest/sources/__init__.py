@@ -1,0 +1,1 @@
+"""Source modules, one per export format; each registers itself with ``registry``."""
