@@ -214,9 +214,9 @@ class Store:
         cols = []
         for name, dtype in current.items():
             if name == focus.SOURCE_COLUMN:
-                cols.append(ibis.literal(source).name(name))
+                cols.append(ibis.literal(source).cast(dtype).name(name))
             elif name == focus.INGEST_COLUMN:
-                cols.append(ibis.literal(ingest_id, "int64").name(name))
+                cols.append(ibis.literal(ingest_id).cast(dtype).name(name))
             elif name in rows.columns:
                 col = rows[name]
                 cols.append((col if col.type() == dtype else col.cast(dtype)).name(name))
@@ -227,10 +227,7 @@ class Store:
     def _add_column(self, name: str, dtype: Any) -> None:
         if not focus.is_custom(name):
             raise InputError(f"column {name!r} is neither FOCUS nor x_-prefixed")
-        sql_type = ibis.to_sql(ibis.literal(None, dtype).name("v"),
-                               dialect="spark" if self.is_spark else "duckdb")
-        type_text = sql_type.split("CAST(NULL AS ", 1)[1].split(")")[0] \
-            if "CAST(NULL AS " in sql_type else "VARCHAR"
+        type_text = self.con.compiler.type_mapper.to_string(ibis.dtype(dtype))
         if self.is_spark:
             self.raw(f"ALTER TABLE focus ADD COLUMNS (`{name}` {type_text})")
         else:
@@ -297,6 +294,9 @@ class Store:
                 f'{", ".join(chr(34) + k + chr(34) for k in KEY)} FROM focus WHERE '
                 f'"{focus.INGEST_COLUMN}" = {ingest_id})')
         rows = int(self.execute(new.count()).as_py())
+        if rows == 0 and frame.quarantined is None:
+            raise InputError("the file has a header but no data rows", where=_files(frame),
+                             hint="export a period that has charges; nothing was loaded")
         quarantined = 0
         if frame.quarantined is not None and allow_bad_rows:
             q = frame.quarantined.mutate(ingest_id=ibis.literal(ingest_id, "int64"))
@@ -378,7 +378,7 @@ class Store:
         self._align(frame.rows.limit(0), ingest_id, frame.source)
         new = self._align(frame.rows, ingest_id, frame.source)
         self.con.create_table("focus__incoming", new, overwrite=True)
-        new = self.con.table("focus__incoming")
+        new = self.con.table("focus__incoming").cast(self.focus.schema())
         keys = new.select(*KEY).distinct()
         old = self.focus.semi_join(keys, list(KEY))
         rows_replaced = int(self.execute(old.count()).as_py())

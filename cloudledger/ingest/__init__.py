@@ -50,7 +50,8 @@ def detect(path: Path) -> Source:
     s = sniff(path)
     hits = [src for src in SOURCES.values() if src.detect(s)]
     if not hits:
-        cols = ", ".join(s.columns[:8]) + (" ..." if len(s.columns) > 8 else "")
+        cols = ", ".join(c[:40] for c in s.columns[:8]) + (" ..." if len(s.columns) > 8
+                                                            else "")
         raise FormatError(
             "not a billing export cloudledger recognises" + (f" (columns: {cols})" if cols
                                                             else ""),
@@ -90,10 +91,27 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
         return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows)
     except CloudledgerError:
         raise
-    except Exception as e:  # an engine error while reading: say where it happened
+    except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
         raise explain_engine_error(store, frames, e) from e
 
 
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    import duckdb
+
+    errors: list[type[BaseException]] = [duckdb.Error]
+    try:
+        from pyspark.errors import PySparkException
+
+        errors.append(PySparkException)
+        from py4j.protocol import Py4JJavaError
+
+        errors.append(Py4JJavaError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+ENGINE_ERRORS = _engine_errors()
 _LINE = re.compile(r"CSV Error on Line: (\d+)")
 _FILE = re.compile(r"file = (\S+)")
 
@@ -102,6 +120,12 @@ def explain_engine_error(store: Store, frames: list[Frame], error: Exception) ->
     """Turn an engine exception during a load into an InputError naming file/line/column."""
     message = str(error)
     first = message.splitlines()[0] if message else type(error).__name__
+    for frame in frames:
+        for path in frame.files:
+            broken = fs.truncated(path)
+            if broken:
+                return FormatError(broken, where=str(path),
+                                   hint="download the file again; nothing was loaded")
     line = _LINE.search(message)
     if line:
         file = _FILE.search(message)

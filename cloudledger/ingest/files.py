@@ -99,6 +99,9 @@ def sniff_header(path: Path, delimiter: str = ",") -> list[str]:
         raise FormatError(f"cannot read the file: {e}", where=str(path),
                           hint="the file may be truncated or not compressed as named; "
                                "download it again") from e
+    if "\x00" in first:
+        raise FormatError("a binary file, not delimited text", where=str(path),
+                          hint="cloudledger reads CSV (plain, gz, zstd, zip), Parquet and JSON")
     if not first.strip():
         raise FormatError("the file is empty (no header line)", where=f"{path}, line 1",
                           hint="export the report again; an empty export has no header")
@@ -184,6 +187,22 @@ def read_ndjson(store: Any, files: list[Path]) -> ir.Table:
               f"{_sql_list(files)}, format='newline_delimited', union_by_name=true, "
               f"filename='x_cl_file')")
     return store.con.table(name)
+
+
+def truncated(path: Path) -> str | None:
+    """Why a compressed file cannot be read to its end, or None (error path only)."""
+    kind = compression(path)
+    if kind not in ("gzip", "zstd"):
+        return None
+    try:
+        with open_text(path) as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as e:
+        return f"the {kind} stream is truncated or corrupt ({e})"
+    except Exception as e:  # zstandard raises its own error type
+        return f"the {kind} stream is truncated or corrupt ({e})"
+    return None
 
 
 def first_bad_line(path: Path, expected: int, delimiter: str = ",") -> tuple[int, int] | None:

@@ -76,4 +76,6 @@ def load_all() -> None:
     import cloudledger.ingest.sources as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name.startswith("_"):
+            continue  # shared helpers of the source modules, not sources
         importlib.import_module(f"cloudledger.ingest.sources.{mod.name}")
