@@ -1,0 +1,1 @@
+"""Renderers: tables to CSV / XLSX / Markdown / HTML, and inline-SVG charts."""
