@@ -1,0 +1,83 @@
+"""demo: generate a fictional company's multi-cloud bills, load them, summarize, report."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloudledger.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    StoreOpt,
+    app,
+    err,
+    guarded,
+    open_store,
+    out,
+    progress,
+)
+from cloudledger.cli.summary import MetricOpt, print_summary
+
+DEMO_STORE = Path("cloudledger-demo.duckdb")
+DEMO_REPORT = Path("cloudledger-report.html")
+
+
+@app.command()
+@guarded
+def demo(
+    store: StoreOpt = None,
+    seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same data)")] = 7,
+    rows: Annotated[int, typer.Option("--rows", help="about this many FOCUS rows")] = 300_000,
+    out_dir: Annotated[Path, typer.Option("--out", help="where the generated files go")] =
+        Path("cloudledger-demo-data"),
+    end: Annotated[str | None, typer.Option(
+        "--end", help="first month NOT generated, YYYY-MM (default: the current month)")] = None,
+    report: Annotated[Path, typer.Option("--report", help="HTML report path")] = DEMO_REPORT,
+    metric: MetricOpt = "EffectiveCost",
+    top: Annotated[int, typer.Option("--top", help="rows per summary table")] = 10,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Generate 13 months of multi-cloud FOCUS data, load it (reconciled), summarize it and
+    write a standalone HTML report."""
+    from cloudledger.demo import DEFAULT_MONTHS, generate, load
+    from cloudledger.errors import InputError
+    from cloudledger.report.html import spend_report, write_report
+    from cloudledger.report.summary import check_metric
+
+    check_metric(metric)
+    try:
+        end_date = date.fromisoformat(f"{end}-01") if end else None
+    except ValueError:
+        raise InputError(f"--end {end!r} is not a month",
+                         hint="use YYYY-MM, e.g. 2026-07") from None
+    if rows < 1:
+        raise InputError("--rows must be positive")
+    started = time.perf_counter()
+    with progress("generating FOCUS data", total=DEFAULT_MONTHS) as advance:
+        data = generate(rows, seed, end_date, out_dir,
+                        on_month=lambda done, total, n: advance(
+                            1, f"generating FOCUS data ({n:,} rows)"))
+    generated = time.perf_counter() - started
+    st = open_store(store or DEMO_STORE)
+    with progress(f"loading {len(data.paths)} files through ingest"):
+        reports = load(st, data)
+    loaded = time.perf_counter() - started - generated
+    recon = [r for rep in reports for r in rep.reconciliation]
+    if output is OutputFormat.table:
+        out.print(f"generated {data.rows:,} rows ({data.start} to {data.end}, exclusive) in "
+                  f"{generated:.1f}s into {out_dir}; loaded in {loaded:.1f}s into "
+                  f"{st.path}; reconciliation: {sum(r.ok for r in recon)}/{len(recon)} "
+                  "totals match the files", highlight=False)
+        out.print(f"business metrics: {data.metrics}; anomalies: "
+                  + "; ".join(f"{a['start']} {a['service']}" for a in data.anomalies),
+                  highlight=False)
+    print_summary(st, metric, output, top)
+    html = spend_report(st, metric=metric, anomalies=data.anomalies,
+                        title="Tailspin Commerce: cloud spend (cloudledger demo)")
+    path = write_report(report, html)
+    (err if output is not OutputFormat.table else out).print(
+        f"report: {path.resolve()}", highlight=False)

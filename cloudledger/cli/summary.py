@@ -1,0 +1,82 @@
+"""summary: spend by provider, service, month, account, ... for any cost metric."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cloudledger.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    StoreOpt,
+    app,
+    emit,
+    guarded,
+    open_store,
+    out,
+)
+
+MetricOpt = Annotated[str, typer.Option(
+    "--metric", "-m", help="BilledCost, EffectiveCost, ListCost or ContractedCost")]
+
+
+def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
+    """The whole overview: totals, by provider, top services, by month, tags, movers."""
+    import json
+
+    from cloudledger.cli.common import _json_value
+    from cloudledger.report import summary as s
+
+    sections = {
+        "by_provider": s.by_dimension(st, "provider", metric=metric),
+        "by_service": s.by_dimension(st, "service", metric=metric, top=top),
+        "by_month": s.by_dimension(st, "month", metric=metric),
+        "tag_coverage": s.tag_coverage(st, metric=metric, by="provider"),
+        "top_movers": s.top_movers(st, metric=metric, n=top),
+    }
+    if output is OutputFormat.json:
+        print(json.dumps({k: [{c: _json_value(v) for c, v in r.items()}
+                              for r in t.to_pylist()] for k, t in sections.items()}, indent=1))
+        return
+    if output is OutputFormat.table:
+        ov = s.overview(st, metric=metric)
+        out.print(f"[bold]{metric}[/] {ov.total:,.2f} {'/'.join(ov.currencies)} over "
+                  f"{ov.rows:,} rows, {ov.first_day} to {ov.last_day} (exclusive): "
+                  f"{ov.providers} providers, {ov.services} services, {ov.accounts} accounts")
+        cov = s.tag_coverage(st, metric=metric).to_pylist()[0]
+        out.print(f"tag coverage: {cov['coverage']:.1%} of {metric} carries a team tag "
+                  f"({cov['untagged']:,.2f} untagged)")
+    titles = {"by_provider": "By provider", "by_service": f"Top {top} services",
+              "by_month": "By billing month", "tag_coverage": "Team-tag coverage by provider",
+              "top_movers": "Top movers (latest month vs previous)"}
+    for key, table in sections.items():
+        emit(table, output, title=titles[key])
+
+
+@app.command()
+@guarded
+def summary(
+    store: StoreOpt = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="provider, service, category, month, day, account, billing_account, "
+                     "region, charge_category, pricing_category, publisher, currency "
+                     "(default: an overview of the main ones)")] = None,
+    metric: MetricOpt = "EffectiveCost",
+    top: Annotated[int, typer.Option("--top", help="rows per table (the rest as (other))")
+                   ] = 10,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Spend by provider, service, month, ... with tag coverage and top movers."""
+    from cloudledger.report import summary as s
+
+    s.check_metric(metric)
+    if by is not None:
+        s.check_dimension(by)
+    st = open_store(store, read_only=True)
+    if by is None:
+        print_summary(st, metric, output, top)
+        return
+    limit = None if by in ("month", "day") else top
+    emit(s.by_dimension(st, by, metric=metric, top=limit), output,
+         title=f"{metric} by {by}")

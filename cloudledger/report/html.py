@@ -1,0 +1,179 @@
+"""The standalone spend report (``cloudledger demo`` / ``summary``): one HTML file with inline
+CSS and SVG charts, no scripts, nothing fetched from the network.
+
+    html = spend_report(store, anomalies=data.anomalies)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from cloudledger.report import summary as s
+from cloudledger.report.charts import FONT, bar_chart, color, compact, nice_ticks
+from cloudledger.report.page import card, cards, money, page, pct, section, table
+
+
+def _hbars(labels: Sequence[str], values: Sequence[float], *, width: int = 1080,
+           fmt: Any = compact) -> str:
+    """Horizontal bars, one per label, largest first (labels left, values right)."""
+    row, left, right = 24, 260, 90
+    height = row * len(labels) + 8
+    top = max(values, default=1.0) or 1.0
+    plot = width - left - right
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" style="{FONT}">']
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
+        y = 4 + i * row
+        w = max(plot * v / top, 1.0)
+        name = lab if len(lab) <= 38 else lab[:37] + "…"
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 15}" font-size="12" fill="#333" text-anchor="end">'
+            f'{escape(name)}</text><rect x="{left}" y="{y + 3}" width="{w:.1f}" height="16" '
+            f'rx="2" fill="{color(0)}"><title>{escape(lab)}: {fmt(v)}</title></rect>'
+            f'<text x="{left + w + 6:.1f}" y="{y + 15}" font-size="12" fill="#555">'
+            f'{escape(fmt(v))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _daily(days: Sequence[date], series: dict[str, Sequence[float]],
+           marks: Sequence[dict[str, Any]], *, width: int = 1080, height: int = 300) -> str:
+    """Daily lines per series with shaded, labelled anomaly windows."""
+    left, top, bottom = 64, 12, 46
+    plot_w, plot_h = width - left - 16, height - top - bottom
+    hi = max((v for vals in series.values() for v in vals), default=1.0)
+    ticks = nice_ticks(0.0, hi)
+    hi = ticks[-1]
+    n = max(len(days) - 1, 1)
+    index = {d: i for i, d in enumerate(days)}
+
+    def x(i: float) -> float:
+        return left + plot_w * i / n
+
+    def y(v: float) -> float:
+        return top + plot_h - v / hi * plot_h
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" style="{FONT}">']
+    for t in ticks:
+        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+                     f'stroke="#e3e3e3"/><text x="{left - 6}" y="{y(t) + 4:.1f}" '
+                     f'font-size="11" fill="#555" text-anchor="end">{compact(t)}</text>')
+    for k, a in enumerate(marks):
+        i0 = index.get(date.fromisoformat(a["start"]))
+        i1 = index.get(date.fromisoformat(a["end"]))
+        if i0 is None or i1 is None:
+            continue
+        x0, x1 = x(i0) - 2, x(i1) + 2
+        parts.append(f'<rect x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" height="{plot_h}" '
+                     f'fill="#d92d20" opacity="0.18"><title>{escape(a["start"])}: '
+                     f'{escape(a["service"])}, {escape(a["description"])}</title></rect>'
+                     f'<text x="{x1 + 3:.1f}" y="{top + 12 + 13 * (k % 2)}" font-size="11" '
+                     f'fill="#b42318">{k + 1}</text>')
+    for j, (name, vals) in enumerate(series.items()):
+        pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(vals))
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{color(j)}" '
+                     f'stroke-width="1.4"><title>{escape(name)}</title></polyline>')
+    for i, d in enumerate(days):
+        if d.day == 1:
+            parts.append(f'<line x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{top + plot_h}" '
+                         f'y2="{top + plot_h + 4}" stroke="#999"/><text x="{x(i):.1f}" '
+                         f'y="{top + plot_h + 17}" font-size="11" fill="#555" '
+                         f'text-anchor="middle">{d.strftime("%b %y")}</text>')
+    lx = left
+    for j, name in enumerate(series):
+        parts.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="10" '
+                     f'fill="{color(j)}"/><text x="{lx + 14}" y="{height - 5}" font-size="11" '
+                     f'fill="#333">{escape(name)}</text>')
+        lx += 24 + 7 * len(name)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Cloud spend",
+                 anomalies: Sequence[dict[str, Any]] = (), top: int = 15) -> str:
+    """The whole report as an HTML string (queries run on the store's engine)."""
+    ov = s.overview(store, metric=metric)
+    last_day = ov.last_day - timedelta(days=1) if ov.last_day else None
+    cur = "/".join(ov.currencies)
+    months = s.by_dimension(store, "month", metric=metric).to_pylist()
+    last, prev = (months[-1] if months else None), (months[-2] if len(months) > 1 else None)
+    change = (float((last[metric] - prev[metric]) / prev[metric] * 100)
+              if last and prev and prev[metric] else None)
+    coverage = s.tag_coverage(store, metric=metric).to_pylist()[0]
+    providers = s.by_dimension(store, "provider", metric=metric).to_pylist()
+    summary_cards = cards([
+        card(f"{metric}, {len(months)} months", f"{compact(float(ov.total))} {cur}",
+             f"{ov.first_day} to {last_day}"),
+        card(f"last month ({last['month']:%b %Y})" if last else "last month",
+             f"{compact(float(last[metric]))} {cur}" if last else "–",
+             f"{pct(change)} vs previous month" if change is not None else None, change),
+        card("team-tag coverage", f"{coverage['coverage']:.1%}",
+             f"{compact(float(coverage['untagged']))} {cur} untagged"),
+        card("scope", f"{ov.providers} providers",
+             f"{ov.services} services · {ov.accounts} accounts · {ov.rows:,} rows"),
+    ])
+    per_month = s.by_two(store, "month", "provider", metric=metric).to_pylist()
+    labels = [m["month"].strftime("%b %y") for m in months]
+    names = [p["provider"] for p in providers]
+    stacked = {n: [0.0] * len(months) for n in names}
+    pos = {m["month"]: i for i, m in enumerate(months)}
+    for r in per_month:
+        stacked[r["provider"]][pos[r["month"]]] = float(r[metric] or 0)
+    monthly_svg = bar_chart(labels, stacked, width=1080, height=320)
+    daily_rows = s.daily(store, metric=metric, by="provider",
+                         where=lambda t: t.ChargeCategory == "Usage").to_pylist()
+    days = sorted({r["day"] for r in daily_rows})
+    di = {d: i for i, d in enumerate(days)}
+    lines = {n: [0.0] * len(days) for n in names}
+    for r in daily_rows:
+        lines[r["provider"]][di[r["day"]]] = float(r[metric] or 0)
+    services = s.by_dimension(store, "service", metric=metric, top=top).to_pylist()
+    movers = s.top_movers(store, metric=metric, n=10).to_pylist()
+    cov_rows = s.tag_coverage(store, metric=metric, by="provider").to_pylist()
+    body = [summary_cards,
+            section(f"Monthly {metric} by provider", monthly_svg),
+            section(f"Daily {metric} by provider", _daily(days, lines, anomalies)
+                    + (_anomaly_table(anomalies) if anomalies else ""),
+                    note="Usage charges only (monthly purchase, tax, support and credit rows "
+                         "are left out). Shaded: the injected anomalies."),
+            section(f"Top {top} services", _hbars(
+                [r["service"] for r in services if r["service"] != "(other)"],
+                [float(r[metric]) for r in services if r["service"] != "(other)"]),
+                note="; ".join(f"all other services: {compact(float(r[metric]))} {cur} "
+                               f"({r['share']:.0%})" for r in services
+                               if r["service"] == "(other)") or None),
+            section("Top movers, " + (f"{last['month']:%b %Y} vs {prev['month']:%b %Y}"
+                                      if last and prev else "month over month"),
+                    table([{"service": r["service"], "previous": money(r["previous"]),
+                            "current": money(r["current"]), "change": money(r["change"]),
+                            "change %": pct(r["change_pct"])} for r in movers],
+                          ["service", "previous", "current", "change", "change %"])),
+            section("Team-tag coverage by provider", table(
+                [{"provider": r["provider"], "tagged": money(r["tagged"]),
+                  "untagged": money(r["untagged"]), "coverage": f"{r['coverage']:.1%}"}
+                 for r in cov_rows], ["provider", "tagged", "untagged", "coverage"]),
+                note="Rows whose Tags carry a team or owner key (any case). Allocation "
+                     "(`cloudledger allocate`) assigns the rest through rules and pools."),
+            ]
+    return page(title, f"{metric} in {cur}, {ov.first_day} to {last_day}", body)
+
+
+def _anomaly_table(anomalies: Sequence[dict[str, Any]]) -> str:
+    rows = [{"#": str(i + 1), "dates": a["start"] if a["start"] == a["end"] else
+             f"{a['start']} to {a['end']}", "provider": a["provider"], "service": a["service"],
+             "what": a["description"], "factor": f"x{a['factor']:g}"}
+            for i, a in enumerate(anomalies)]
+    return ('<h3 style="font-size:14px;margin:14px 0 6px">Injected anomalies (known answers)'
+            '</h3>' + table(rows, ["#", "dates", "provider", "service", "what", "factor"]))
+
+
+def write_report(path: str | Path, html: str) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    return target

@@ -1,0 +1,117 @@
+"""Summary numbers equal independent DuckDB queries over the same store."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cloudledger.demo import generate, load
+from cloudledger.errors import InputError
+from cloudledger.report import summary as s
+from cloudledger.store import Store
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("summary")
+    data = generate(30_000, 5, date(2026, 3, 1), out / "data")
+    store = Store(out / "s.duckdb")
+    load(store, data)
+    yield store, out / "s.duckdb"
+    store.close()
+
+
+def raw(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    return store.con.con.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("metric", ["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"])
+def test_by_provider_and_month(loaded: Any, metric: str) -> None:
+    store, _ = loaded
+    got = {r["provider"]: r[metric] for r in s.by_dimension(store, "provider",
+                                                             metric=metric).to_pylist()}
+    want = dict(raw(store, f"SELECT coalesce(ServiceProviderName, ProviderName), "
+                           f"sum({metric}) FROM focus GROUP BY 1"))
+    assert got == want
+    months = s.by_dimension(store, "month", metric=metric).to_pylist()
+    want_m = raw(store, f"SELECT BillingPeriodStart::DATE, sum({metric}) FROM focus "
+                        "GROUP BY 1 ORDER BY 1")
+    assert [(r["month"], r[metric]) for r in months] == want_m
+    assert abs(sum(r["share"] for r in months) - 1) < 1e-9
+
+
+def test_top_services_with_other(loaded: Any) -> None:
+    store, _ = loaded
+    rows = s.by_dimension(store, "service", top=5).to_pylist()
+    want = raw(store, "SELECT ServiceName, sum(EffectiveCost) AS c FROM focus GROUP BY 1 "
+                      "ORDER BY c DESC")
+    assert [(r["service"], r["EffectiveCost"]) for r in rows[:5]] == want[:5]
+    assert rows[5]["service"] == "(other)"
+    assert rows[5]["EffectiveCost"] == sum(c for _, c in want[5:])
+
+
+def test_tag_coverage(loaded: Any) -> None:
+    store, _ = loaded
+    r = s.tag_coverage(store).to_pylist()[0]
+    tagged, tot = raw(store, """SELECT sum(EffectiveCost) FILTER (WHERE
+        json_exists(Tags, '$.team') OR json_exists(Tags, '$.Team') OR
+        json_exists(Tags, '$.owner') OR json_exists(Tags, '$.Owner')), sum(EffectiveCost)
+        FROM focus""")[0]
+    assert (r["tagged"], r["total"]) == (tagged, tot)
+    assert 0.6 < r["coverage"] < 0.85
+
+
+def test_top_movers(loaded: Any) -> None:
+    store, _ = loaded
+    rows = s.top_movers(store, n=3).to_pylist()
+    want = raw(store, """SELECT ServiceName,
+        sum(EffectiveCost) FILTER (WHERE BillingPeriodStart = '2026-02-01') -
+        coalesce(sum(EffectiveCost) FILTER (WHERE BillingPeriodStart = '2026-01-01'), 0) AS ch
+        FROM focus WHERE BillingPeriodStart >= '2026-01-01' GROUP BY 1
+        ORDER BY abs(ch) DESC LIMIT 3""")
+    assert [(r["service"], r["change"]) for r in rows] == want
+    assert rows[0]["month"] == date(2026, 2, 1)
+
+
+def test_bad_names() -> None:
+    with pytest.raises(InputError, match="did you mean EffectiveCost"):
+        s.check_metric("EfectiveCost")
+    with pytest.raises(InputError, match="did you mean service"):
+        s.check_dimension("services")
+
+
+def test_cli_summary(loaded: Any, tmp_path: Path) -> None:
+    import shutil
+
+    from cloudledger.cli import app
+
+    store, original = loaded
+    store.raw("CHECKPOINT")
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(original, path)
+    runner = CliRunner()
+    res = runner.invoke(app, ["summary", "--store", str(path), "--by", "provider",
+                              "--metric", "BilledCost", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert {r["provider"] for r in rows} == {"AWS", "Microsoft", "Google Cloud"}
+    res = runner.invoke(app, ["summary", "--store", str(path)])
+    assert res.exit_code == 0 and "Top movers" in res.output
+    res = runner.invoke(app, ["summary", "--store", str(path), "--metric", "Cost"])
+    assert res.exit_code == 2
+
+
+def test_html_report(loaded: Any, tmp_path: Path) -> None:
+    from cloudledger.report.html import spend_report
+
+    store, _ = loaded
+    html = spend_report(store, anomalies=[{"start": "2026-02-10", "end": "2026-02-10",
+                                           "service": "BigQuery", "provider": "Google Cloud",
+                                           "description": "test", "factor": 3.0}])
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
+    assert "Top movers" in html and "Team-tag coverage" in html
