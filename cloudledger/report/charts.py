@@ -92,8 +92,9 @@ def _axes(ticks: list[float], lo: float, hi: float, left: int, top: int, plot_w:
     return out, y_of
 
 
-def _x_labels(labels: Sequence[str], xs: list[float], y: float) -> list[str]:
-    step = max(1, math.ceil(len(labels) / 14))
+def _x_labels(labels: Sequence[str], xs: list[float], y: float, plot_w: float) -> list[str]:
+    widest = max((len(lab) for lab in labels), default=1) * 6.5 + 10
+    step = max(1, math.ceil(len(labels) / max(plot_w / widest, 1)))
     return [f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" fill="#555" '
             f'text-anchor="middle">{escape(lab)}</text>'
             for i, (lab, x) in enumerate(zip(labels, xs, strict=True)) if i % step == 0]
@@ -144,7 +145,7 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
             body.append(f'<rect x="{x:.1f}" y="{min(y1, y2):.1f}" width="{bar_w:.1f}" '
                         f'height="{abs(y2 - y1):.1f}" fill="{palette[j]}">'
                         f'<title>{escape(cat)} · {escape(s)}: {escape(fmt(v))}</title></rect>')
-    body += _x_labels(categories, xs, top + plot_h + 16)
+    body += _x_labels(categories, xs, top + plot_h + 16, plot_w)
     legend = [(s, palette[j]) for j, s in enumerate(names)] if len(names) > 1 else []
     return _frame(width, height, title, body, legend)
 
@@ -184,6 +185,6 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None
             if len(p) > 1:
                 body.append(f'<polyline points="{" ".join(p)}" fill="none" '
                             f'stroke="{color(j)}" stroke-width="2"/>')
-    body += _x_labels(labels, xs, top + plot_h + 16)
+    body += _x_labels(labels, xs, top + plot_h + 16, plot_w)
     legend = [(s, color(j)) for j, s in enumerate(names)] if len(names) > 1 else []
     return _frame(width, height, title, body, legend)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
+
+__all__ = ["card", "cards", "escape", "money", "page", "pct", "section", "table"]
 from typing import Any
 
 from cloudledger.report.tables import display

@@ -1,0 +1,107 @@
+"""metrics load / list, unit-costs: business metrics and the cost of one unit of them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cloudledger.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    StoreOpt,
+    app,
+    emit,
+    err,
+    guarded,
+    open_store,
+    out,
+)
+
+metrics_app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                          help="Business metrics (requests, active users, ...) for unit costs.")
+app.add_typer(metrics_app, name="metrics")
+
+
+class Grain(StrEnum):
+    day = "day"
+    month = "month"
+
+
+@metrics_app.command("load")
+@guarded
+def load(
+    path: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON file with columns date, "
+                                         "metric, value and optionally owner, product")],
+    store: StoreOpt = None,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Load a metrics file, replacing each metric's rows in the file's date range."""
+    from cloudledger.metrics import load_metrics
+
+    st = open_store(store)
+    loads, warnings = load_metrics(st, path)
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    emit([{"metric": m.metric, "from": m.start, "to": m.end, "rows": m.rows,
+           "replaced": m.replaced} for m in loads], output, title=f"Loaded {path.name}")
+
+
+@metrics_app.command("list")
+@guarded
+def list_metrics(store: StoreOpt = None, output: FormatOpt = OutputFormat.table) -> None:
+    """The metrics in the store: date range, rows, owners and products."""
+    from cloudledger.metrics import metrics_summary
+
+    emit(metrics_summary(open_store(store, read_only=True)), output, title="Metrics")
+
+
+@app.command("unit-costs")
+@guarded
+def unit_costs(
+    store: StoreOpt = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="settings file (default: ./cloudledger.yaml if present)")] = None,
+    metric: Annotated[str | None, typer.Option(
+        "--metric", help="business metric (default: the only one stored, or the first in "
+                         "the config's metrics)")] = None,
+    per: Annotated[float, typer.Option("--per", help="units per price, e.g. 1000 for cost "
+                                       "per 1k requests")] = 1.0,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="product (matched to the metrics' product column) or another owner "
+                     "dimension such as team (matched to the owner column); default: total")
+    ] = None,
+    grain: Annotated[Grain, typer.Option("--grain", help="day or month")] = Grain.month,
+    cost: Annotated[str, typer.Option("--cost", help="cost metric (EffectiveCost, "
+                                      "BilledCost, ...)")] = "EffectiveCost",
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="print only the per-owner summary (trend and elasticity)")] = False,
+    chart: Annotated[Path | None, typer.Option(
+        "--chart", help="also write an HTML page with a chart per product")] = None,
+    output: FormatOpt = OutputFormat.table,
+) -> None:
+    """Cost per unit of a business metric, with its trend and the cost-to-usage elasticity."""
+    from cloudledger.config import load_settings
+    from cloudledger.report.unit_costs import html
+    from cloudledger.unit_economics import unit_costs as run
+
+    settings = load_settings(config)
+    st = open_store(store or (Path(settings.store) if settings.store else None),
+                    read_only=True)
+    uc = run(st, settings, metric=metric, per=per, by=by, grain=grain.value, cost_metric=cost)
+    if chart is not None:
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        chart.write_text(html(uc), encoding="utf-8")
+        err.print(f"wrote the unit-cost chart to {chart}", highlight=False)
+    label = f"{uc.cost_metric} per {uc.unit_label}"
+    if not summary:
+        emit(uc.rows, output, title=f"{label} by {uc.grain}"
+             + (f" and {uc.by}" if uc.by else ""))
+    if summary or output is OutputFormat.table:
+        emit(uc.summary, output, title=f"{label}: trend and elasticity "
+             "(d ln cost / d ln usage; < 1 = economies of scale)")
+    if output is OutputFormat.table:
+        for w in uc.warnings:
+            out.print(f"note: {w}", highlight=False)
