@@ -65,4 +65,14 @@ def make_allocated(store: Store, rows: list[dict[str, Any]],
     for name, dtype in schema.items():
         values = [r.get(name) for r in rows]
         columns[name] = pa.array(values, type=dtype.to_pyarrow())
-    store.con.create_table("allocated", ibis.memtable(pa.table(columns)), overwrite=True)
+    table = pa.table(columns)
+    if store.is_spark:  # ibis' PySpark memtable cannot hold NULL decimals: go through Parquet
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        path = tempfile.mkdtemp(prefix="allocated-") + "/allocated.parquet"
+        pq.write_table(table, path)
+        store.spark.read.parquet(path).write.mode("overwrite").saveAsTable("allocated")
+        return
+    store.con.create_table("allocated", ibis.memtable(table), overwrite=True)

@@ -282,3 +282,22 @@ def test_cli_chargeback_journal(allocated: Store, tmp_path: Path) -> None:
     doc = json.loads(res.output)
     assert {s["period"]: s["non_billable"] for s in doc["summary"]} == {
         JAN: "8.255", FEB: "2.00"}
+
+
+@pytest.mark.spark
+def test_spark_gives_the_same_answers(spark, allocated: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cloudledger.metrics import load_metrics
+    from cloudledger.unit_economics import unit_costs
+
+    on_spark = Store(spark=spark)
+    make_allocated(on_spark, topology())
+    metrics = tmp_path / "m.csv"
+    metrics.write_text("date,metric,value,product\n2026-01-05,requests,1000,web\n"
+                       "2026-02-05,requests,2000,web\n")
+    for target in (allocated, on_spark):
+        load_metrics(target, metrics)
+        load_metrics(target, metrics)   # idempotent on both engines
+    assert showback(on_spark, Settings()).rows == showback(allocated, Settings()).rows
+    assert chargeback(on_spark, Settings()).entries == chargeback(allocated, Settings()).entries
+    assert (unit_costs(on_spark, Settings(), per=1000, by="product").rows
+            == unit_costs(allocated, Settings(), per=1000, by="product").rows)
