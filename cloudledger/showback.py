@@ -171,7 +171,9 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
     present = {(r["period"], r["currency"]) for r in raw}
     by_key = {(r["period"], r["currency"], *(r[d] for d in by)): r for r in raw}
     rows: list[dict[str, Any]] = []
-    for r in sorted(raw, key=lambda r: (r["period"], r["currency"], *(r[d] for d in by))):
+    if start is not None and not any(r["period"] == start for r in raw):
+        _no_month(store, month)
+    for r in sorted(raw, key=lambda r: (r["period"], r["currency"], *(str(r[d]) for d in by))):
         if start is not None and r["period"] != start:
             continue
         out: dict[str, Any] = {"period": period_label(r["period"])}
@@ -208,6 +210,16 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
     totals = period_totals(store, metric, month)
     _check_conserved(rows, totals)
     return Showback(by=by, metric=metric, rows=rows, totals=totals)
+
+
+def _no_month(store: Store, month: str | None) -> None:
+    t = allocated_table(store)
+    periods = store.execute(t.select(p=t.BillingPeriodStart).distinct().order_by("p"))
+    labels = [period_label(p) for p in periods.column("p").to_pylist()]
+    raise InputError(f"no allocated cost in {month}", where="--month",
+                     hint=f"billing periods here: {', '.join(labels) or 'none'}"
+                     if len(labels) <= 24 else f"billing periods here: {labels[0]} to "
+                     f"{labels[-1]}")
 
 
 def _check_conserved(rows: list[dict[str, Any]], totals: dict[tuple[str, str], Decimal]
@@ -279,6 +291,8 @@ def chargeback(store: Store, settings: Settings, *, month: str | None = None,
                       owner=t[dim], cost_center=t[cc_dim],
                       billable=billable).aggregate(amount=t[metric].sum())
     raw = store.execute(expr).to_pylist()
+    if month is not None and not raw:
+        _no_month(store, month)
     for r in raw:
         r["period"] = period_label(r["period"])
         r["amount"] = r["amount"] if r["amount"] is not None else ZERO
@@ -288,7 +302,7 @@ def chargeback(store: Store, settings: Settings, *, month: str | None = None,
     non_billable: list[dict[str, Any]] = []
     for period, currency in sorted({(r["period"], r["currency"]) for r in raw}):
         group = sorted((r for r in raw if (r["period"], r["currency"]) == (period, currency)),
-                       key=lambda r: (r["owner"], r["cost_center"]))
+                       key=lambda r: (str(r["owner"]), str(r["cost_center"])))
         bill = [r for r in group if r["billable"]]
         rounded = distribute([r["amount"] for r in bill], precision)
         for r, amount in zip(bill, rounded, strict=True):

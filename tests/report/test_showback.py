@@ -156,6 +156,10 @@ def test_bad_arguments(allocated: Store, tmp_path: Path) -> None:
         showback(allocated, Settings(), by=["teem"])
     with pytest.raises(InputError, match="YYYY-MM"):
         showback(allocated, Settings(), month="2026/02")
+    with pytest.raises(InputError, match="billing periods here: 2026-01, 2026-02"):
+        showback(allocated, Settings(), month="2026-03")
+    with pytest.raises(InputError, match="no allocated cost in 2025-12"):
+        chargeback(allocated, Settings(), month="2025-12")
     with pytest.raises(InputError, match="did you mean 'BilledCost'"):
         showback(allocated, Settings(), metric="BiledCost")
     empty = Store(tmp_path / "empty.duckdb")
