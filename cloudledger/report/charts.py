@@ -92,12 +92,24 @@ def _axes(ticks: list[float], lo: float, hi: float, left: int, top: int, plot_w:
     return out, y_of
 
 
-def _x_labels(labels: Sequence[str], xs: list[float], y: float, plot_w: float) -> list[str]:
+def _x_labels(labels: Sequence[str], xs: list[float], y: float, plot_w: float,
+              rotate: bool = False) -> list[str]:
+    """Labels under the x axis: every one turned -35 degrees (``rotate``), or level and
+    thinned out to every k-th so they do not overlap."""
+    if rotate:
+        return [f'<text x="{x:.1f}" y="{y - 4:.1f}" font-size="11" fill="#555" '
+                f'text-anchor="end" transform="rotate(-35 {x:.1f} {y - 4:.1f})">'
+                f'{escape(_short(lab))}<title>{escape(lab)}</title></text>'
+                for lab, x in zip(labels, xs, strict=True)]
     widest = max((len(lab) for lab in labels), default=1) * 6.5 + 10
     step = max(1, math.ceil(len(labels) / max(plot_w / widest, 1)))
     return [f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" fill="#555" '
             f'text-anchor="middle">{escape(lab)}</text>'
             for i, (lab, x) in enumerate(zip(labels, xs, strict=True)) if i % step == 0]
+
+
+def _short(label: str, size: int = 24) -> str:
+    return label if len(label) <= size else label[:size - 1] + "…"
 
 
 def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], *,
@@ -116,11 +128,18 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
         neg = [min([min(series[s][i], 0.0) for s in names], default=0.0) for i in range(n)]
     lo, hi = min(neg, default=0.0), max(pos, default=0.0)
     ticks = nice_ticks(lo, hi)
-    lo, hi = min(ticks[0], 0.0), ticks[-1]
+    # a small negative part (credits) does not get a whole tick step of empty axis
+    ticks = [t for t in ticks if t >= lo] or ticks
+    lo, hi = min(ticks[0], lo, 0.0), ticks[-1]
     left, top, bottom = 64, 30 if title else 12, 48
     plot_w, plot_h = width - left - 12, height - top - bottom
-    body, y_of = _axes(ticks, lo, hi, left, top, plot_w, plot_h, fmt)
     slot = plot_w / max(n, 1)
+    longest = max((len(_short(c)) for c in categories), default=0)
+    rotate = n > 1 and slot < longest * 6.5 + 8
+    if rotate:  # room for labels turned -35 degrees under the same plot height
+        extra = int(longest * 6.5 * 0.57) + 4
+        height, bottom = height + extra - 16, bottom + extra - 16
+    body, y_of = _axes(ticks, lo, hi, left, top, plot_w, plot_h, fmt)
     bar_w = min(slot * 0.7, 90.0) / (1 if stacked or not names else len(names))
     xs = []
     for i, cat in enumerate(categories):
@@ -145,7 +164,7 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
             body.append(f'<rect x="{x:.1f}" y="{min(y1, y2):.1f}" width="{bar_w:.1f}" '
                         f'height="{abs(y2 - y1):.1f}" fill="{palette[j]}">'
                         f'<title>{escape(cat)} · {escape(s)}: {escape(fmt(v))}</title></rect>')
-    body += _x_labels(categories, xs, top + plot_h + 16, plot_w)
+    body += _x_labels(categories, xs, top + plot_h + 16, plot_w, rotate=rotate)
     legend = [(s, palette[j]) for j, s in enumerate(names)] if len(names) > 1 else []
     return _frame(width, height, title, body, legend)
 
@@ -162,7 +181,7 @@ def line_chart(labels: Sequence[str], series: Mapping[str, Sequence[float | None
     ticks = nice_ticks(lo, hi)
     lo, hi = ticks[0], ticks[-1]
     left, top, bottom = 64, 30 if title else 12, 48 if len(names) > 1 else 30
-    plot_w, plot_h = width - left - 16, height - top - bottom
+    plot_w, plot_h = width - left - 32, height - top - bottom
     body, y_of = _axes(ticks, lo, hi, left, top, plot_w, plot_h, fmt)
     n = len(labels)
     xs = [left + (plot_w * (i / (n - 1)) if n > 1 else plot_w / 2) for i in range(n)]

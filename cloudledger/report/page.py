@@ -40,6 +40,8 @@ tr.total td{font-weight:600;border-top:2px solid #d0d7de}
 .muted{color:#57606a;font-size:12px}
 details summary{cursor:pointer;font-weight:600;margin-bottom:8px}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
+.scroll{overflow-x:auto}
+th,td{font-size:12.5px}
 """
 
 
@@ -82,7 +84,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
         return f'<tr class="{cls}">{cells}</tr>'
 
     body = "".join(tr(r) for r in rows) + (tr(total, "total") if total else "")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table></div>")
 
 
 def money(value: Decimal | float | None, currency: str = "") -> str:

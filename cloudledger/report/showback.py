@@ -13,9 +13,9 @@ from cloudledger.showback import PARTS, Chargeback, Showback
 
 TOP = 8
 JOURNAL_COLUMNS = ["owner", "cost_center", "amount", "currency", "period"]
-PART_LABELS = {"direct": "direct", "shared": "shared", "commitment": "commitment (amortized)",
+PART_LABELS = {"direct": "direct", "shared": "shared", "commitment": "commitment",
                "commitment_unused": "unused commitment", "credits": "credits",
-               "other": "tax & adjustments"}
+               "other": "tax & adj."}
 
 
 def render(sb: Showback, fmt: str, path: str | Path | None = None) -> str | None:
