@@ -18,8 +18,8 @@ CANONICAL_VERSION = "1.3"
 
 #: Money is stored as exact decimals; 26 integer digits, 12 fractional (sub-cent rows kept).
 MONEY_TYPE = "decimal(38, 12)"
-#: Unit prices and quantities are not summed into invoices; they keep 16 fractional digits.
-QUANTITY_TYPE = "decimal(38, 16)"
+#: Unit prices and quantities never sum into an invoice: stored as float64 (15-17 digits).
+QUANTITY_TYPE = "float64"
 
 SQL_TYPES: dict[Kind, str] = {
     "string": "string",

@@ -21,43 +21,65 @@ _US_LONG_TIME = r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}$"
 _US_SHORT = r"^\d{1,2}/\d{1,2}/\d{2}$"
 
 
+NULL_TOKENS = ("", "NULL", "null", "None", "\\N")
+
+
 def text(col: ir.Value) -> ir.StringValue:
-    """A string column with surrounding blanks removed and '', 'NULL', 'null' as NULL."""
-    s = col.cast("string").strip()
-    return ibis.cases((s.isin(["", "NULL", "null", "None", "\\N"]), ibis.null("string")),
-                      else_=s)
+    """A string column with the null spellings of exports ('', NULL, None, \\N) as NULL.
+
+    Kept deliberately small: Ibis inlines it at every use, so parsers below call it only
+    on their rare paths.
+    """
+    s = col if col.type().is_string() else col.cast("string")
+    return ibis.cases((s.isin(NULL_TOKENS), ibis.null("string")), else_=s)
+
+
+#: Most amounts fit 18 digits (< 1e6 with 12 decimals): an int64-backed decimal parses them
+#: ~20x faster than a 38-digit one; anything larger falls back to the exact 38-digit parse.
+_FAST_MONEY = "decimal(18, 12)"
 
 
 def money(col: ir.Value) -> ir.DecimalValue:
     if col.type().is_numeric():
         return col.cast(MONEY_TYPE)
-    return text(col).cast(MONEY_TYPE)
+    return ibis.coalesce(col.try_cast(_FAST_MONEY).cast(MONEY_TYPE),
+                         text(col).cast(MONEY_TYPE))
 
 
-def quantity(col: ir.Value) -> ir.DecimalValue:
+def quantity(col: ir.Value) -> ir.FloatingValue:
     if col.type().is_numeric():
         return col.cast(QUANTITY_TYPE)
     return text(col).cast(QUANTITY_TYPE)
 
 
 def source_total(col: ir.Value) -> ir.DecimalValue:
-    """The exact figure a source states, parsed wider than storage (for reconciliation)."""
+    """The exact figure a source states, for reconciliation (summed as decimal(38, 18))."""
     if col.type().is_numeric():
         return col.cast(SOURCE_TOTAL_TYPE)
-    return text(col).cast(SOURCE_TOTAL_TYPE)
+    return ibis.coalesce(col.try_cast(_FAST_MONEY), text(col).cast(SOURCE_TOTAL_TYPE)).cast(
+        SOURCE_TOTAL_TYPE)
 
 
 def timestamp(col: ir.Value) -> ir.TimestampValue:
     """UTC timestamp from ISO 8601 (any offset), 'YYYY-MM-DD HH:MM:SS', M/D/YYYY or M/D/YY."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
-    s = text(col)
+    s = col if col.type().is_string() else col.cast("string")
+    tail = s.right(6)
+    has_offset = tail.substr(0, 1).isin(["+", "-"]) | tail.substr(1, 1).isin(["+", "-"])
+    plain = s.try_cast("timestamp")
+    t = text(s)  # the rare path: null spellings and US dates
+    other = ibis.cases(
+        (t.re_search(_US_LONG), t.as_timestamp("%m/%d/%Y")),
+        (t.re_search(_US_LONG_TIME), t.as_timestamp("%m/%d/%Y %H:%M:%S")),
+        (t.re_search(_US_SHORT), t.as_timestamp("%m/%d/%y")),
+        else_=t.cast("timestamp"),  # strict: a value nothing can parse fails the load
+    )
+    iso = s.substr(4, 1) == "-"  # YYYY-...: cheaper than a regex on every row
     return ibis.cases(
-        (s.re_search(_ISO), s.cast('timestamp("UTC")').cast("timestamp")),
-        (s.re_search(_US_LONG), s.as_timestamp("%m/%d/%Y")),
-        (s.re_search(_US_LONG_TIME), s.as_timestamp("%m/%d/%Y %H:%M:%S")),
-        (s.re_search(_US_SHORT), s.as_timestamp("%m/%d/%y")),
-        else_=s.cast("timestamp"),
+        (iso & has_offset, s.cast('timestamp("UTC")').cast("timestamp")),
+        (iso & plain.notnull(), plain),
+        else_=other,
     )
 
 
@@ -78,7 +100,7 @@ def try_parse_failed(col: ir.Value, kind: Kind) -> ir.BooleanValue:
         return ibis.literal(False)
     s = text(col)
     if kind in ("decimal", "quantity"):
-        ok = s.try_cast(MONEY_TYPE if kind == "decimal" else QUANTITY_TYPE).notnull()
+        ok = s.try_cast(SOURCE_TOTAL_TYPE if kind == "decimal" else QUANTITY_TYPE).notnull()
     elif kind == "timestamp":
         ok = (s.re_search(_ISO) & s.try_cast('timestamp("UTC")').notnull()) | s.re_search(
             _US_LONG) | s.re_search(_US_LONG_TIME) | s.re_search(_US_SHORT)
