@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 DEFAULT_CONFIG = Path("cloudledger.yaml")
 UNALLOCATED = "__unallocated__"
@@ -48,7 +49,14 @@ class Tags(Strict):
 
 
 class Match(Strict):
-    """Conditions on FOCUS dimensions; all given conditions must hold (regex for *_regex)."""
+    """Conditions on FOCUS dimensions; all given conditions must hold.
+
+    Strings compare exactly (a list means any of them); ``resource_regex`` is a regular
+    expression searched in ResourceId; ``tag`` values compare trimmed and case-folded
+    (``true``: the key is present, ``false``: absent); ``column`` names any FOCUS or ``x_``
+    column. ``owner`` (shared pools only) selects rows by their current owner values, so a
+    pool can redistribute what rules or an earlier pool gave an owner.
+    """
 
     provider: str | list[str] | None = None
     account: str | list[str] | None = None          # BillingAccountId/Name or SubAccountId/Name
@@ -59,12 +67,22 @@ class Match(Strict):
     charge_category: str | list[str] | None = None
     tag: dict[str, str | list[str] | bool] | None = None   # key -> value(s); true = present
     column: dict[str, str | list[str]] | None = None       # any FOCUS / x_ column -> value(s)
+    owner: dict[str, str | list[str]] | None = None        # owner dimension -> value(s)
+
+    def is_empty(self) -> bool:
+        return not any(v is not None for v in self.__dict__.values())
 
 
 class Rule(Strict):
+    """An ordered allocation rule: the first rule whose ``match`` holds sets ``set``.
+
+    Tag values win over a rule's values unless ``override: true``.
+    """
+
     name: str
     match: Match
     set: dict[str, str]
+    override: bool = False
 
 
 class SharedPool(Strict):
@@ -77,6 +95,9 @@ class SharedPool(Strict):
     to: list[str] | None = None
     percentages: dict[str, float] | None = None       # split: fixed (must sum to 100)
     metric: str | None = None                          # split: metric (a business metric)
+    #: split: proportional uses the recipients' direct cost under this metric
+    basis: Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"] = \
+        "EffectiveCost"
 
 
 class Commitments(Strict):
@@ -86,9 +107,15 @@ class Commitments(Strict):
 
 
 class Kubernetes(Strict):
+    """Rows split by a Kubernetes cost tool (OpenCost, EKS split cost allocation) carry the
+    namespace in AllocatedTags; idle capacity rows are named ``__idle__``."""
+
     idle: Literal["share", "keep"] = "share"
     #: namespace -> owner values, e.g. checkout: {team: payments}
     namespaces: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: AllocatedTags keys that hold the namespace
+    namespace_keys: list[str] = Field(default_factory=lambda: [
+        "namespace", "kubernetes-namespace", "kubernetes.io/namespace", "k8s-namespace"])
 
 
 class MetricSource(Strict):
@@ -116,32 +143,298 @@ class Settings(Strict):
     budgets: list[dict[str, Any]] = Field(default_factory=list)
     notifications: list[dict[str, Any]] = Field(default_factory=list)
 
+    #: (path in the YAML document) -> line number, for messages; empty for defaults
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _source: str = PrivateAttr(default="settings")
 
-def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from ``path`` (or ./cloudledger.yaml if present), then CLOUDLEDGER_* env."""
-    import yaml
+    @property
+    def primary(self) -> str:
+        """The first owner dimension: what "named owner" means in coverage figures."""
+        return self.owners.dimensions[0]
 
+    def where(self, *path: str | int) -> str:
+        """``file, line N`` of the deepest known part of ``path`` (for error messages)."""
+        for end in range(len(path), 0, -1):
+            line = self._lines.get(tuple(path[:end]))
+            if line:
+                return f"{self._source}, line {line}"
+        return self._source
+
+
+def load_settings(path: str | Path | None = None, *, check: bool = True) -> Settings:
+    """Settings from ``path`` (or ./cloudledger.yaml if present), then CLOUDLEDGER_* env.
+
+    Errors name the line (``unknown key 'sharred' at line 12; did you mean 'shared'?``);
+    with ``check`` the semantic checks of :func:`check_settings` run too.
+    """
     from cloudledger.errors import InputError
 
     target = Path(path) if path else DEFAULT_CONFIG
     data: dict[str, Any] = {}
+    lines: dict[tuple[str | int, ...], int] = {}
     if target.exists():
-        try:
-            data = yaml.safe_load(target.read_text()) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{target}, line {mark.line + 1}" if mark else str(target)
-            raise InputError(f"not valid YAML: {e}", where=where) from e
+        data, lines = parse_yaml(target.read_text(), str(target))
     elif path:
         raise InputError(f"no config file at {target}",
                          hint="run `cloudledger init` to write a starter file")
     if os.environ.get("CLOUDLEDGER_STORE"):
         data["store"] = os.environ["CLOUDLEDGER_STORE"]
-    from pydantic import ValidationError
+    return settings_from(data, lines, str(target), check=check)
+
+
+def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str | int, ...], int]]:
+    """YAML text -> (plain data, line of every mapping key and list item)."""
+    import yaml
+
+    from cloudledger.errors import InputError
 
     try:
-        return Settings.model_validate(data)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark else source
+        raise InputError(f"not valid YAML: {getattr(e, 'problem', None) or e}",
+                         where=where) from e
+    if node is None:
+        return {}, {}
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(n: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = path + (str(k.value),)
+                lines.setdefault(key, k.start_mark.line + 1)
+                walk(v, key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                lines[path + (i,)] = v.start_mark.line + 1
+                walk(v, path + (i,))
+
+    walk(node, ())
+    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    if not isinstance(data, dict):
+        raise InputError("the config must be a mapping of settings (key: value)",
+                         where=f"{source}, line 1")
+    return data, lines
+
+
+def settings_from(data: dict[str, Any], lines: dict[tuple[str | int, ...], int] | None = None,
+                  source: str = "settings", *, check: bool = True) -> Settings:
+    """Validate plain data into :class:`Settings` with line-numbered, suggesting errors."""
+    from pydantic import ValidationError
+
+    from cloudledger.errors import InputError
+
+    lines = lines or {}
+    try:
+        settings = Settings.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{first['msg']} at {loc}", where=str(target)) from e
+        loc = tuple(first["loc"])
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        at = f" at line {line}" if line else ""
+        dotted = ".".join(str(p) for p in loc)
+        if first["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _fields_at(loc[:-1])
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            msg = f"unknown key {key!r}{at}" + (f"; did you mean {close[0]!r}?" if close else "")
+            raise InputError(msg, where=source,
+                             hint=f"keys allowed here: {', '.join(allowed)}") from e
+        raise InputError(f"{dotted}: {first['msg']}{at}", where=source,
+                         hint="see the commented example from `cloudledger init`") from e
+    settings._lines = lines
+    settings._source = source
+    if check:
+        check_settings(settings)
+    return settings
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model found by following ``loc`` from Settings."""
+    import typing
+
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = None
+        for t in [field.annotation, *typing.get_args(field.annotation)]:
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                model = t
+            for inner in typing.get_args(t):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    model = inner
+    return list(getattr(model, "model_fields", {})) if model is not None else []
+
+
+def check_settings(settings: Settings) -> None:
+    """Semantic checks that need no data: owner dimensions, splits, regexes, pool cycles."""
+    import re
+
+    from cloudledger.errors import InputError
+
+    dims = settings.owners.dimensions
+    if not dims:
+        raise InputError("owners.dimensions is empty", where=settings.where("owners"),
+                         hint="list at least one owner dimension, e.g. [team]")
+    for d in dims:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", d) or d in ("focus", "allocated"):
+            raise InputError(f"owner dimension {d!r} must be a lower-case identifier",
+                             where=settings.where("owners", "dimensions"))
+        if d.startswith("x_") or any(d.lower() == n.lower() for n in _focus_names()):
+            raise InputError(f"owner dimension {d!r} collides with a FOCUS column",
+                             where=settings.where("owners", "dimensions"))
+
+    def dim(name: str, *path: str | int) -> None:
+        if name not in dims:
+            close = difflib.get_close_matches(name, dims, n=1)
+            raise InputError(
+                f"unknown owner dimension {name!r}" + (
+                    f"; did you mean {close[0]!r}?" if close else ""),
+                where=settings.where(*path),
+                hint=f"owner dimensions: {', '.join(dims)} (owners.dimensions)")
+
+    for d in settings.tags.aliases:
+        dim(d, "tags", "aliases", d)
+    for d in settings.tags.values:
+        dim(d, "tags", "values", d)
+    for d in settings.tags.required:
+        dim(d, "tags", "required")
+    names: set[str] = set()
+    for i, rule in enumerate(settings.rules):
+        if rule.name in names:
+            raise InputError(f"two rules are named {rule.name!r}",
+                             where=settings.where("rules", i, "name"))
+        names.add(rule.name)
+        if not rule.set:
+            raise InputError(f"rule {rule.name!r} sets no owner dimension",
+                             where=settings.where("rules", i, "set"))
+        for d in rule.set:
+            dim(d, "rules", i, "set", d)
+        if rule.match.owner:
+            raise InputError(f"rule {rule.name!r}: match.owner is only for shared pools",
+                             where=settings.where("rules", i, "match", "owner"),
+                             hint="rules decide owners; match FOCUS columns or tags instead")
+        _check_match(settings, rule.match, ("rules", i, "match"))
+    reserved = {UNALLOCATED, SHARED, IDLE, "tags", "kubernetes", "commitments"}
+    for i, pool in enumerate(settings.shared):
+        where = settings.where("shared", i)
+        if pool.name in names or pool.name in reserved:
+            raise InputError(f"pool name {pool.name!r} is already used by a rule or reserved",
+                             where=where)
+        names.add(pool.name)
+        if pool.match.is_empty():
+            raise InputError(f"pool {pool.name!r} matches every row",
+                             where=settings.where("shared", i, "match"),
+                             hint="give the pool a match (e.g. service: Support)")
+        _check_match(settings, pool.match, ("shared", i, "match"))
+        if pool.dimension is not None:
+            dim(pool.dimension, "shared", i, "dimension")
+        for d in (pool.match.owner or {}):
+            dim(d, "shared", i, "match", "owner", d)
+        if pool.split == "fixed":
+            if not pool.percentages:
+                raise InputError(f"pool {pool.name!r} splits fixed but has no percentages",
+                                 where=where, hint="add percentages: {owner: 60, other: 40}")
+            from decimal import Decimal
+
+            total = sum(Decimal(str(v)) for v in pool.percentages.values())
+            if total != 100 or any(v < 0 for v in pool.percentages.values()):
+                raise InputError(
+                    f"pool {pool.name!r}: fixed percentages sum to {total}, not 100",
+                    where=settings.where("shared", i, "percentages"),
+                    hint="make the percentages non-negative and add up to exactly 100")
+        elif pool.percentages:
+            raise InputError(f"pool {pool.name!r} has percentages but splits {pool.split}",
+                             where=settings.where("shared", i, "percentages"),
+                             hint="set split: fixed, or remove percentages")
+        if pool.split == "metric" and not pool.metric:
+            raise InputError(f"pool {pool.name!r} splits by metric but names none",
+                             where=where, hint="add metric: <name of a business metric>")
+        if pool.to is not None and not pool.to:
+            raise InputError(f"pool {pool.name!r} has an empty recipient list (to)",
+                             where=settings.where("shared", i, "to"))
+    for d in settings.commitments.unused_owner:
+        dim(d, "commitments", "unused_owner", d)
+    for ns, owner in settings.kubernetes.namespaces.items():
+        for d in owner:
+            dim(d, "kubernetes", "namespaces", ns, d)
+    pool_order(settings)
+
+
+def _focus_names() -> tuple[str, ...]:
+    from cloudledger import focus
+
+    return focus.NAMES
+
+
+def _check_match(settings: Settings, match: Match, path: tuple[str | int, ...]) -> None:
+    import re
+
+    from cloudledger.errors import InputError
+
+    if match.resource_regex is not None:
+        try:
+            re.compile(match.resource_regex)
+        except re.error as e:
+            raise InputError(f"resource_regex is not a valid regular expression: {e}",
+                             where=settings.where(*path, "resource_regex")) from e
+    for column in (match.column or {}):
+        if column in settings.owners.dimensions:
+            raise InputError(f"{column!r} is an owner dimension, not a column",
+                             where=settings.where(*path, "column", column),
+                             hint="use match.owner in a shared pool")
+
+
+def pool_order(settings: Settings) -> list[SharedPool]:
+    """Shared pools in the order they run: a pool runs after every pool whose output it may
+    match (its ``match.owner`` condition on the dimension the other pool splits across names
+    one of that pool's recipients, or the other pool has no fixed recipient list). A cycle
+    (A takes B's output and B takes A's, or a pool takes its own) is an error."""
+    from cloudledger.errors import InputError
+
+    dims = settings.owners.dimensions
+    pools = settings.shared
+
+    def outputs(p: SharedPool) -> tuple[str, set[str] | None]:
+        d = p.dimension or dims[0]
+        if p.split == "fixed" and p.percentages:
+            return d, set(p.percentages) | {SHARED}
+        return d, (set(p.to) | {SHARED}) if p.to else None
+
+    def takes(a: SharedPool, b: SharedPool) -> bool:
+        d, produced = outputs(b)
+        want = (a.match.owner or {}).get(d)
+        if want is None:
+            return False
+        wanted = {want} if isinstance(want, str) else set(want)
+        return produced is None or bool(produced & wanted)
+
+    after = {i: [j for j, b in enumerate(pools) if takes(a, b)] for i, a in enumerate(pools)}
+    order: list[int] = []
+    state: dict[int, int] = {}
+
+    def visit(i: int, trail: list[int]) -> None:
+        if state.get(i) == 2:
+            return
+        if state.get(i) == 1:
+            cycle = trail[trail.index(i):] + [i]
+            text = " -> ".join(repr(pools[k].name) for k in cycle)
+            raise InputError(
+                f"shared pools form a cycle: {text} (each takes rows the next one produces)",
+                where=settings.where("shared", i, "match", "owner"),
+                hint="a pool's match.owner must not select what a later pool hands out; "
+                     "narrow match.owner or the recipients (to)")
+        state[i] = 1
+        for j in after[i]:
+            visit(j, trail + [i])
+        state[i] = 2
+        order.append(i)
+
+    for i in range(len(pools)):
+        visit(i, [])
+    return [pools[i] for i in order]
