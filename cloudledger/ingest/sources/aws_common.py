@@ -1,0 +1,266 @@
+"""What the AWS sources share: native column naming, the ProductCode -> ServiceCategory
+lookup, and tag / cost-category columns.
+
+AWS writes the same billing fields under three naming styles:
+
+- legacy CUR CSV: ``lineItem/UnblendedCost``, ``resourceTags/user:env``, ``costCategory/Team``
+- Athena / CUR Parquet / Hive text (snake case): ``line_item_unblended_cost``,
+  ``resource_tags_user_env``
+- CUR 2.0 (Data Exports): snake case plus map columns ``product``, ``resource_tags`` and
+  ``cost_category``.
+
+Mapping code names every field by its legacy name (``Fields.get("lineItem/UnblendedCost")``)
+and ``Fields`` resolves it to the column of whichever style the file uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+#: Legacy-CUR fields the mapping reads. Fields absent from a file read as NULL.
+NATIVE_FIELDS = (
+    "identity/LineItemId",
+    "bill/PayerAccountId", "bill/PayerAccountName", "bill/BillingPeriodStartDate",
+    "bill/BillingPeriodEndDate", "bill/InvoiceId", "bill/InvoicingEntity", "bill/BillType",
+    "lineItem/UsageAccountId", "lineItem/UsageAccountName", "lineItem/LineItemType",
+    "lineItem/UsageStartDate", "lineItem/UsageEndDate", "lineItem/ProductCode",
+    "lineItem/UsageType", "lineItem/Operation", "lineItem/AvailabilityZone",
+    "lineItem/ResourceId", "lineItem/UsageAmount", "lineItem/CurrencyCode",
+    "lineItem/UnblendedCost", "lineItem/NetUnblendedCost", "lineItem/LineItemDescription",
+    "lineItem/TaxType", "lineItem/LegalEntity",
+    "product/ProductName", "product/servicename", "product/region", "product/regionCode",
+    "product/location", "product/sku",
+    "pricing/publicOnDemandCost", "pricing/publicOnDemandRate", "pricing/RateCode",
+    "pricing/RateId", "pricing/term", "pricing/unit", "pricing/currency",
+    "reservation/ReservationARN", "reservation/EffectiveCost",
+    "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod", "reservation/UnusedRecurringFee",
+    "reservation/TotalReservedUnits", "reservation/UnusedQuantity",
+    "savingsPlan/SavingsPlanARN", "savingsPlan/SavingsPlanEffectiveCost",
+    "savingsPlan/TotalCommitmentToDate", "savingsPlan/UsedCommitment",
+)
+
+#: Fields parsed as money / quantity / timestamp (everything else is text).
+MONEY_FIELDS = (
+    "lineItem/UnblendedCost", "lineItem/NetUnblendedCost", "pricing/publicOnDemandCost",
+    "reservation/EffectiveCost", "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+    "reservation/UnusedRecurringFee", "savingsPlan/SavingsPlanEffectiveCost",
+    "savingsPlan/TotalCommitmentToDate", "savingsPlan/UsedCommitment",
+)
+QUANTITY_FIELDS = ("lineItem/UsageAmount", "pricing/publicOnDemandRate",
+                   "reservation/TotalReservedUnits", "reservation/UnusedQuantity")
+TIME_FIELDS = ("bill/BillingPeriodStartDate", "bill/BillingPeriodEndDate",
+               "lineItem/UsageStartDate", "lineItem/UsageEndDate")
+
+#: Where a value must parse, by line item type (None: every row). Values in other rows are
+#: not read, so a stray value there (koku's "# notsecret" in UsedCommitment) is harmless.
+REQUIRED_PARSE: dict[str, tuple[str, ...] | None] = {
+    "lineItem/UnblendedCost": None, "lineItem/NetUnblendedCost": None,
+    "lineItem/UsageAmount": None, "pricing/publicOnDemandCost": None,
+    "pricing/publicOnDemandRate": None,
+    "bill/BillingPeriodStartDate": None, "bill/BillingPeriodEndDate": None,
+    "lineItem/UsageStartDate": None, "lineItem/UsageEndDate": None,
+    "reservation/EffectiveCost": ("DiscountedUsage",),
+    "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod": ("RIFee",),
+    "reservation/UnusedRecurringFee": ("RIFee",),
+    "reservation/TotalReservedUnits": ("RIFee",),
+    "reservation/UnusedQuantity": ("RIFee",),
+    "savingsPlan/SavingsPlanEffectiveCost": ("SavingsPlanCoveredUsage",),
+    "savingsPlan/TotalCommitmentToDate": ("SavingsPlanRecurringFee",),
+    "savingsPlan/UsedCommitment": ("SavingsPlanRecurringFee",),
+}
+
+#: Columns every file must have to be read as a CUR at all.
+REQUIRED = ("bill/PayerAccountId", "bill/BillingPeriodStartDate", "lineItem/LineItemType",
+            "lineItem/UnblendedCost", "lineItem/UsageStartDate")
+
+#: Provider-specific columns kept as x_ columns (native field -> x_ name).
+X_COLUMNS = {
+    "identity/LineItemId": "x_LineItemId", "lineItem/LineItemType": "x_LineItemType",
+    "lineItem/UsageType": "x_UsageType", "lineItem/Operation": "x_Operation",
+    "lineItem/ProductCode": "x_ProductCode", "bill/BillType": "x_BillType",
+    "lineItem/TaxType": "x_TaxType",
+}
+
+#: Athena snake-cases AWS-generated tag keys; these are the well-known originals.
+AWS_TAG_KEYS = {
+    "created_by": "aws:createdBy", "createdby": "aws:createdBy",
+    "autoscaling_group_name": "aws:autoscaling:groupName",
+    "cloudformation_stack_name": "aws:cloudformation:stack-name",
+    "cloudformation_stack_id": "aws:cloudformation:stack-id",
+    "cloudformation_logical_id": "aws:cloudformation:logical-id",
+    "ec2spot_fleet_request_id": "aws:ec2spot:fleet-request-id",
+    "ec2launchtemplate_id": "aws:ec2launchtemplate:id",
+    "ec2launchtemplate_version": "aws:ec2launchtemplate:version",
+    "elasticmapreduce_job_flow_id": "aws:elasticmapreduce:job-flow-id",
+    "eks_cluster_name": "aws:eks:cluster-name",
+}
+
+_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "Compute": ("AmazonEC2", "AWSLambda", "AmazonECS", "AmazonEKS", "AWSBatch",
+                "AmazonLightsail", "AmazonEC2ContainerService", "AWSFargate",
+                "AWSElasticBeanstalk", "AmazonAppStream", "AWSOutposts", "AmazonWorkSpaces"),
+    "Storage": ("AmazonS3", "AmazonGlacier", "AmazonEFS", "AmazonFSx", "AWSBackup",
+                "AWSStorageGateway", "AmazonS3GlacierDeepArchive", "AmazonECR"),
+    "Databases": ("AmazonRDS", "AmazonDynamoDB", "AmazonElastiCache", "AmazonRedshift",
+                  "AmazonDocDB", "AmazonNeptune", "AmazonMemoryDB", "AmazonKeyspaces",
+                  "AmazonTimestream", "AmazonSimpleDB", "AmazonDAX"),
+    "Networking": ("AmazonVPC", "AWSDataTransfer", "AmazonCloudFront", "AmazonRoute53",
+                   "AWSDirectConnect", "AWSELB", "AWSGlobalAccelerator", "AmazonApiGateway",
+                   "AWSTransitGateway", "AWSCloudMap", "AWSPrivateLink", "AWSVPN"),
+    "Analytics": ("AmazonAthena", "AWSGlue", "AmazonKinesis", "AmazonKinesisFirehose",
+                  "AmazonES", "AmazonOpenSearchService", "ElasticMapReduce",
+                  "AmazonQuickSight", "AmazonMSK", "AWSDataPipeline", "AWSLakeFormation",
+                  "AmazonKinesisAnalytics"),
+    "AI and Machine Learning": ("AmazonSageMaker", "AmazonRekognition", "AmazonComprehend",
+                                "AmazonPolly", "AmazonTranslate", "AmazonTextract",
+                                "AmazonLex", "AmazonBedrock", "AmazonTranscribe",
+                                "AmazonForecast", "AmazonPersonalize", "AmazonKendra"),
+    "Management and Governance": ("AmazonCloudWatch", "AWSCloudTrail", "AWSConfig",
+                                  "AWSSystemsManager", "AWSBudgets", "AWSCostExplorer",
+                                  "AWSSupportBusiness", "AWSSupportEnterprise",
+                                  "AWSSupportDeveloper", "AWSCloudFormation",
+                                  "AWSServiceCatalog", "AWSOrganizations", "AWSXRay",
+                                  "AWSTrustedAdvisor", "AmazonManagedGrafana"),
+    "Security": ("AmazonGuardDuty", "awskms", "AWSSecretsManager", "AWSWAF",
+                 "AWSShield", "AmazonInspector", "AmazonMacie", "AWSSecurityHub",
+                 "AWSCertificateManager", "AmazonDetective", "AWSFMS", "AWSCloudHSM"),
+    "Identity": ("AmazonCognito", "AWSDirectoryService", "AWSIAM", "AWSSSO"),
+    "Integration": ("AmazonSNS", "AWSQueueService", "AmazonSQS", "AWSEvents",
+                    "AmazonEventBridge", "AmazonMQ", "AWSStepFunctions", "AmazonSES",
+                    "AmazonAppFlow", "AmazonSWF"),
+    "Developer Tools": ("AWSCodeCommit", "AWSCodeBuild", "AWSCodePipeline",
+                        "AWSCodeDeploy", "AWSCodeArtifact", "AWSCloud9", "AmazonCodeGuru"),
+    "Internet of Things": ("AWSIoT", "AWSIoTAnalytics", "AWSGreengrass", "AWSIoTEvents"),
+    "Media": ("AmazonElasticTranscoder", "AWSElementalMediaConvert", "AmazonIVS",
+              "AWSElementalMediaLive", "AWSElementalMediaPackage"),
+    "Migration": ("AWSDatabaseMigrationSvc", "AWSMigrationHub", "AWSApplicationMigrationSvc",
+                  "AWSTransfer", "AWSDataSync", "AWSSnowball"),
+    "Mobile": ("AWSAmplify", "AWSDeviceFarm", "AmazonPinpoint"),
+    "Web": ("AmazonWorkMail", "AmazonConnect", "AWSAppSync"),
+    "Business Applications": ("AmazonChime", "AmazonWorkDocs", "AmazonQ"),
+}
+#: lineItem/ProductCode -> FOCUS ServiceCategory (anything else: "Other").
+SERVICE_CATEGORY: dict[str, str] = {code: cat for cat, codes in _CATEGORIES.items()
+                                    for code in codes}
+
+
+def snake(name: str) -> str:
+    """Athena's name for a legacy one: lineItem/UnblendedCost -> line_item_unblended_cost."""
+    out = re.sub(r"([A-Z])", r"_\1", name).lower()
+    out = re.sub(r"[^a-z0-9]+", "_", out)
+    return re.sub(r"_+", "_", out).strip("_")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def x_name(prefix: str, key: str) -> str:
+    """A tidy x_ column name: x_CostCategory_Charge_type."""
+    return f"x_{prefix}_" + (re.sub(r"[^0-9A-Za-z]+", "_", key).strip("_") or "blank")
+
+
+@dataclass
+class Fields:
+    """Resolves legacy field names to the columns (and map keys) of one file's schema.
+
+    ``columns`` maps column name -> DuckDB type name.
+    """
+
+    columns: dict[str, str]
+    _lower: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lower = {c.lower(): c for c in self.columns}
+
+    @property
+    def style(self) -> str:
+        if "resource_tags" in self.columns or "cost_category" in self.columns or (
+                "product" in self.columns and "MAP" in self.columns["product"].upper()):
+            return "cur2"
+        return "legacy" if any("/" in c for c in self.columns) else "snake"
+
+    def column(self, legacy: str) -> str | None:
+        """The file's column for a legacy field name, or None."""
+        if legacy in self.columns:
+            return legacy
+        if legacy.lower() in self._lower:
+            return self._lower[legacy.lower()]
+        s = snake(legacy)
+        return s if s in self.columns else self._lower.get(s)
+
+    def raw(self, legacy: str) -> str | None:
+        """SQL for the raw value of a field (a column, or a key of CUR 2.0's product map)."""
+        col = self.column(legacy)
+        if col is not None:
+            return quote(col)
+        cat, _, name = legacy.partition("/")
+        if cat == "product" and "product" in self.columns:
+            key = snake(name)
+            if "MAP" in self.columns["product"].upper():
+                return f"element_at(product, {literal(key)})[1]"
+            return f"json_extract_string(product, {literal('$.' + key)})"
+        return None
+
+    def is_text(self, legacy: str) -> bool:
+        col = self.column(legacy)
+        return col is None or self.columns[col].upper() in ("VARCHAR", "TEXT", "STRING")
+
+    def missing(self, names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if self.column(n) is None]
+
+    def prefixed(self, legacy_prefix: str, snake_prefix: str) -> list[tuple[str, str]]:
+        """(column, key) for columns like resourceTags/user:env or resource_tags_user_env."""
+        out = []
+        for c in self.columns:
+            if c.startswith(legacy_prefix):
+                out.append((c, c[len(legacy_prefix):]))
+            elif c.startswith(snake_prefix) and c != snake_prefix.rstrip("_"):
+                out.append((c, c[len(snake_prefix):]))
+        return out
+
+    def tag_columns(self) -> list[tuple[str, str]]:
+        """(column, FOCUS tag key): user tags unprefixed, AWS-generated tags as aws:<key>."""
+        out = []
+        for col, key in self.prefixed("resourceTags/", "resource_tags_"):
+            out.append((col, tag_key(key)))
+        return out
+
+    def cost_category_columns(self) -> list[tuple[str, str]]:
+        return self.prefixed("costCategory/", "cost_category_")
+
+
+def tag_key(key: str) -> str:
+    """FOCUS tag key from a CUR tag column suffix (user:env, user_env, aws:createdBy, aws_...)."""
+    if key.startswith("user:"):
+        return key[5:]
+    if key.startswith("user_"):
+        return key[5:]
+    if key.startswith("aws:"):
+        return key
+    if key.startswith("aws_"):
+        rest = key[4:]
+        return AWS_TAG_KEYS.get(rest.lower(), "aws:" + rest)
+    return key
+
+
+def tag_key_sql(expr: str) -> str:
+    """The same normalisation as ``tag_key`` as a SQL expression (CUR 2.0 map keys)."""
+    known = " ".join(f"WHEN lower(substr({expr}, 5)) = {literal(k)} THEN {literal(v)}"
+                     for k, v in AWS_TAG_KEYS.items())
+    return (f"CASE WHEN starts_with({expr}, 'user:') OR starts_with({expr}, 'user_') "
+            f"THEN substr({expr}, 6) WHEN starts_with({expr}, 'aws:') THEN {expr} "
+            f"WHEN starts_with({expr}, 'aws_') THEN CASE {known} "
+            f"ELSE 'aws:' || substr({expr}, 5) END ELSE {expr} END")
+
+
+def service_category_sql(code: str) -> str:
+    branches = " ".join(
+        f"WHEN {code} IN ({', '.join(literal(c) for c in codes)}) THEN {literal(cat)}"
+        for cat, codes in _CATEGORIES.items())
+    return f"CASE {branches} ELSE 'Other' END"
