@@ -1,0 +1,351 @@
+"""FOCUS conformance validation of a file or of the store's ``focus`` table.
+
+    validate_file(path)          -> Report   (read into an in-memory engine; nothing stored)
+    validate_store(store)        -> Report   (table ``focus``)
+    report.exit_code, report.to_dict(), report.to_junit()
+
+Every rule is an Ibis expression over one table (a boolean per row, or a table of violating
+groups), so the same rule runs on a CSV/Parquet file view and on the stored table, in DuckDB
+or Spark; no billing row passes through Python except the <= 5 examples per rule. All row
+rules are counted in one aggregate query (one scan); examples are fetched only for rules
+that fail. The rules themselves live in ``cloudledger.validate_rules`` (see ``RULES``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from cloudledger import focus
+from cloudledger.errors import FormatError, InputError
+from cloudledger.ingest import files as fs
+from cloudledger.ingest.parse import parse, try_parse_failed
+
+Severity = Literal["error", "warning"]
+Status = Literal["pass", "fail", "skip"]
+Kind = Literal["columns", "rows", "groups"]
+Scope = Literal["any", "file"]
+
+#: Prefix of the raw-text twin of a FOCUS column in a file's validation table.
+RAW = "__raw__"
+#: 1-based record number of a file row (the first data row is 1).
+ROW = "__row"
+EXAMPLES = 5
+_tables = itertools.count()
+#: DuckDB 1.5 rewrites every ``x IN (4+ constants)`` into a join; with one such test per
+#: column (``parse.text``'s null markers) planning costs seconds per query. Kept as filters.
+FAST_IN = "SET disabled_optimizers = 'in_clause'"
+
+
+@dataclass(frozen=True)
+class Data:
+    """What rules look at.
+
+    ``table`` holds every FOCUS column present, typed as stored (values that do not parse
+    become NULL), the source's custom columns as they are and, for a file, the raw text of
+    each FOCUS column as ``__raw__<name>`` plus the record number ``row``.
+    """
+
+    table: ir.Table
+    columns: tuple[str, ...]  # the source's own column names (FOCUS and custom)
+    version: str
+    origin: Literal["file", "store"]
+    target: str
+    locator: tuple[str, ...]
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.columns for n in names)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One violation predicate of a row rule (e.g. one column of a per-column rule)."""
+
+    label: str
+    pred: ir.BooleanValue
+    show: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    reference: str  # the FOCUS requirement the rule enforces
+    kind: Kind
+    check: Callable[[Data], Any]  # columns: list[dict]; rows: list[Part]; groups: ir.Table
+    needs: tuple[str, ...] = ()
+    scope: Scope = "any"
+    unit: str = "rows"
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: Severity
+    title: str
+    reference: str
+    status: Status
+    count: int = 0
+    unit: str = "rows"
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    detail: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Report:
+    target: str
+    origin: str
+    version: str
+    rows: int
+    findings: list[Finding]
+
+    def failed(self, severity: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.status == "fail" and f.severity == severity]
+
+    @property
+    def errors(self) -> int:
+        return len(self.failed("error"))
+
+    @property
+    def warnings(self) -> int:
+        return len(self.failed("warning"))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+    def finding(self, rule_id: str) -> Finding:
+        return next(f for f in self.findings if f.rule == rule_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "origin": self.origin, "focus_version": self.version,
+                "rows": self.rows, "errors": self.errors, "warnings": self.warnings,
+                "findings": [asdict(f) for f in self.findings]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, default=str)
+
+    def to_junit(self) -> str:
+        """JUnit XML: one testcase per rule; a failure when violated, skipped when N/A."""
+        suite = ET.Element("testsuite", name="cloudledger.validate", tests=str(len(
+            self.findings)), failures=str(self.errors + self.warnings), errors="0",
+            skipped=str(sum(f.status == "skip" for f in self.findings)))
+        props = ET.SubElement(suite, "properties")
+        for k, v in (("target", self.target), ("focus_version", self.version),
+                     ("rows", str(self.rows))):
+            ET.SubElement(props, "property", name=k, value=v)
+        for f in self.findings:
+            case = ET.SubElement(suite, "testcase", classname=f"cloudledger.validate.{f.rule}",
+                                 name=f"{f.rule} {f.title}")
+            if f.status == "fail":
+                fail = ET.SubElement(case, "failure", type=f.severity,
+                                     message=f"{f.count} {f.unit} violate {f.rule}: {f.title}")
+                fail.text = "\n".join([f"FOCUS: {f.reference}", *(
+                    json.dumps(e, default=str) for e in f.examples)])
+            elif f.status == "skip":
+                ET.SubElement(case, "skipped", message=f.note)
+        root = ET.Element("testsuites")
+        root.append(suite)
+        ET.indent(root)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+# ------------------------------------------------------------------------ reading data
+def lenient(col: ir.Value, kind: focus.Kind) -> ir.Value:
+    """``parse`` that yields NULL instead of failing on a value that does not parse."""
+    if kind in ("string", "json") or not col.type().is_string():
+        return parse(col, kind)
+    return ibis.cases((try_parse_failed(col, kind), ibis.null(focus.SQL_TYPES[kind])),
+                      else_=parse(col, kind))
+
+
+def file_table(raw: ir.Table, columns: list[str]) -> ir.Table:
+    """The validation table of a raw file view: typed FOCUS columns + their raw text."""
+    cols: list[ir.Value] = [(ibis.row_number() + 1).name(ROW)]
+    for name in columns:
+        column = focus.BY_NAME.get(name)
+        if column is None:
+            cols.append(raw[name])
+        else:
+            cols.append(lenient(raw[name], column.kind).name(name))
+            cols.append(raw[name].name(RAW + name))
+    return raw.select(cols)
+
+
+def read_file(store: Any, path: Path, version: str | None = None) -> Data:
+    """A file as validation ``Data``, through the ingest readers' engine views."""
+    if not path.is_file():
+        raise InputError(f"no such file: {path}", hint="check the path")
+    if path.stat().st_size == 0:
+        raise FormatError("the file is empty", where=str(path),
+                          hint="export the report again; a valid export has a header")
+    if fs.is_parquet(path):
+        raw = fs.read_parquet(store, [path])
+        columns = fs.parquet_columns(path)
+    else:
+        columns = fs.sniff_header(path)
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        if dupes:
+            raise FormatError(f"duplicate column(s) {', '.join(dupes)}", where=f"{path}, "
+                              "line 1", hint="every column name must be unique")
+        raw = fs.read_csv(store, [path], columns)
+    if not set(columns) & set(focus.NAMES):
+        raise FormatError("no FOCUS column in the file (is it a native export?)",
+                          where=str(path), hint="validate FOCUS files; `cloudledger "
+                          "formats` lists the native formats that ingest converts")
+    columns = [c for c in columns if c != "x_cl_file"]
+    # Materialized once in the caller's scratch engine (``Store(":memory:")``): every rule
+    # then scans plain columns instead of re-parsing the text, and record numbers are fixed.
+    name = f"cl_validate_{next(_tables)}"
+    table = store.con.create_table(name, file_table(raw, columns), temp=True)
+    return Data(table, tuple(columns), version or focus.detect_version(columns), "file",
+                str(path), (ROW,))
+
+
+def store_data(store: Any) -> Data:
+    t = store.focus
+    return Data(t, tuple(t.columns), focus.CANONICAL_VERSION, "store",
+                str(store.path or "spark"), (focus.INGEST_COLUMN, "BillingAccountId"))
+
+
+# ------------------------------------------------------------------------ running rules
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value else str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def _show_name(name: str) -> str:
+    return "row" if name == ROW else name[len(RAW):] if name.startswith(RAW) else name
+
+
+def _examples(store: Any, data: Data, pred: ir.BooleanValue, show: list[str]) -> list[dict]:
+    t = data.table
+    names = list(dict.fromkeys([*data.locator, *show]))
+    # a raw twin replaces its typed column in the display
+    names = [n for n in names if RAW + n not in names]
+    expr = t.filter(pred)
+    if ROW in data.locator:
+        expr = expr.order_by(ROW)
+    expr = expr.select(*[expr[n].name(_show_name(n)) for n in names])
+    rows = store.execute(expr.limit(EXAMPLES)).to_pylist()
+    return [{k: _plain(v) for k, v in r.items()} for r in rows]
+
+
+def _skip(rule: Rule, data: Data) -> str:
+    if rule.scope == "file" and data.origin != "file":
+        return "the store holds typed columns; this rule applies to files"
+    missing = [n for n in rule.needs if n not in data.columns]
+    return f"column(s) not in the data: {', '.join(missing)}" if missing else ""
+
+
+def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
+    """Evaluate ``rules`` (default: all) on ``data``; row rules share one aggregate query."""
+    from cloudledger.validate_rules import RULES
+
+    rules = list(RULES) if rules is None else rules
+    t = data.table
+    findings: dict[str, Finding] = {}
+    row_parts: dict[str, list[Part]] = {}
+    for rule in rules:
+        f = Finding(rule.id, rule.severity, rule.title, rule.reference, "pass",
+                    unit=rule.unit)
+        findings[rule.id] = f
+        note = _skip(rule, data)
+        if note:
+            f.status, f.note = "skip", note
+        elif rule.kind == "columns":
+            f.examples = rule.check(data)
+            f.count = len(f.examples)
+        elif rule.kind == "rows":
+            parts = rule.check(data)
+            if parts:
+                row_parts[rule.id] = parts
+            else:
+                f.status, f.note = "skip", "none of the rule's columns is in the data"
+        else:
+            groups: ir.Table = rule.check(data)
+            f.count = int(store.execute(groups.count()).as_py())
+            if f.count:
+                f.examples = [{k: _plain(v) for k, v in r.items()} for r in store.execute(
+                    groups.limit(EXAMPLES)).to_pylist()]
+    anys = {rid: ibis.or_(*[p.pred.fill_null(False) for p in parts])
+            for rid, parts in row_parts.items()}
+    metrics: dict[str, ir.Value] = {"__rows": t.count()}
+    for i, (rid, parts) in enumerate(row_parts.items()):
+        metrics[f"r{i}"] = ibis.cases((anys[rid], 1), else_=0).sum()
+        for j, p in enumerate(parts):
+            metrics[f"r{i}_{j}"] = ibis.cases((p.pred, 1), else_=0).sum()
+    counts = store.execute(t.aggregate(**metrics)).to_pylist()[0]
+    for i, (rid, parts) in enumerate(row_parts.items()):
+        f = findings[rid]
+        f.count = int(counts[f"r{i}"] or 0)
+        if len(parts) > 1 or parts[0].label:
+            f.detail = {p.label: int(counts[f"r{i}_{j}"] or 0) for j, p in enumerate(parts)
+                        if counts[f"r{i}_{j}"]}
+        if f.count:
+            show = [c for p in parts if counts[f"r{i}_{parts.index(p)}"] for c in p.show]
+            f.examples = _examples(store, data, anys[rid], show)
+    for f in findings.values():
+        if f.status != "skip" and f.count:
+            f.status = "fail"
+    return Report(data.target, data.origin, data.version, int(counts["__rows"] or 0),
+                  list(findings.values()))
+
+
+def select_rules(ids: list[str] | None) -> list[Rule] | None:
+    """The rules named by ``ids`` (exact ids or prefixes such as ``CL-VAL``); None = all."""
+    from cloudledger.validate_rules import RULES
+
+    if not ids:
+        return None
+    chosen = [r for r in RULES if any(r.id == i or r.id.startswith(i) for i in ids)]
+    if not chosen:
+        raise InputError(f"no rule matches {', '.join(ids)}", where="--rule",
+                         hint="rule ids: " + ", ".join(r.id for r in RULES))
+    return chosen
+
+
+def validate_file(path: str | Path, *, version: str | None = None,
+                  rules: list[str] | None = None) -> Report:
+    """Validate one FOCUS CSV (plain/gz/zstd) or Parquet file; nothing is written anywhere."""
+    from cloudledger.ingest import ENGINE_ERRORS
+    from cloudledger.store import Store
+
+    if version is not None and version not in focus.VERSIONS:
+        raise InputError(f"unknown FOCUS version {version!r}", where="--focus-version",
+                         hint=f"one of {', '.join(focus.VERSIONS)}")
+    chosen = select_rules(rules)
+    store = Store(":memory:")
+    try:
+        store.raw("SET preserve_insertion_order=true")  # record numbers follow the file
+        store.raw(FAST_IN)
+        store.raw("SET enable_progress_bar=false")
+        data = read_file(store, Path(path), version)
+        try:
+            return run(store, data, chosen)
+        except ENGINE_ERRORS as e:
+            raise FormatError(f"cannot read the file: {str(e).splitlines()[0]}",
+                              where=str(path), hint="check it with `cloudledger ingest "
+                              "--dry-run`") from e
+    finally:
+        store.close()
+
+
+def validate_store(store: Any, *, rules: list[str] | None = None) -> Report:
+    """Validate the store's ``focus`` table."""
+    return run(store, store_data(store), select_rules(rules))
