@@ -27,6 +27,7 @@ from cloudledger import focus
 from cloudledger.errors import InputError, RunError
 
 DEFAULT_STORE = Path("cloudledger.duckdb")
+DEFAULT_MEMORY_LIMIT = "1GB"
 KEY = (focus.SOURCE_COLUMN, "BillingAccountId", "BillingPeriodStart")
 RECONCILE_TOLERANCE = Decimal("0.000001")
 
@@ -44,8 +45,12 @@ ERRORS_SCHEMA = ibis.schema({
     "raw": "string",
 })
 
+def _no_op() -> None:
+    return None
+
+
 #: Test seam: called inside the load transaction just before commit.
-before_commit: Callable[[], None] = lambda: None
+before_commit: Callable[[], None] = _no_op
 
 
 @dataclass
@@ -135,6 +140,9 @@ class Store:
             self.path = target
             self.con.raw_sql("SET TimeZone='UTC'")
             self.con.raw_sql("SET preserve_insertion_order=false")
+            # A bounded buffer pool keeps a 50M-row month streaming (DuckDB spills to disk).
+            limit = os.environ.get("CLOUDLEDGER_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+            self.con.raw_sql(f"SET memory_limit='{limit}'")
         if not read_only:
             self._ensure_tables()
 

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from cloudledger.cli.common import (
-    FormatOpt, OutputFormat, StoreOpt, app, emit, err, guarded, open_store, out, progress)
+    FormatOpt,
+    OutputFormat,
+    StoreOpt,
+    app,
+    emit,
+    err,
+    guarded,
+    open_store,
+    out,
+    progress,
+)
 
 
 @app.command()
@@ -46,10 +56,10 @@ def ingest(
     if output is OutputFormat.table:
         for r in reports:
             verb = "would load" if dry_run else "loaded"
+            replaced = ", ".join(f"{v} {k}" for k, v in r.replaced_totals.items())
             out.print(f"{verb} {r.rows:,} rows from {len(r.files)} file(s) as {r.source} "
                       f"(FOCUS {r.version}); replaced {r.rows_replaced:,} earlier rows"
-                      + (f" (BilledCost {', '.join(f'{v} {k}' for k, v in r.replaced_totals.items())})"
-                         if r.replaced_totals else "")
+                      + (f" (BilledCost {replaced})" if replaced else "")
                       + (f"; {r.rows_quarantined:,} bad rows kept in ingest_errors"
                          if r.rows_quarantined else ""), highlight=False)
 

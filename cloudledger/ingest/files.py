@@ -31,7 +31,9 @@ def expand(paths: list[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         text = str(p)
-        if any(ch in text for ch in "*?["):
+        if text.startswith(("http://", "https://")):
+            out.append(fetch(text))
+        elif any(ch in text for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             if not matches:
                 raise InputError(f"no file matches {text!r}", hint="check the pattern")
@@ -44,8 +46,34 @@ def expand(paths: list[str | Path]) -> list[Path]:
         else:
             raise InputError(f"no such file or directory: {text}",
                              hint="check the path (globs like 'exports/*.csv.gz' work)")
-    seen: set[Path] = set()
-    return [f for f in out if not (f.resolve() in seen or seen.add(f.resolve()))]  # type: ignore[func-returns-value]
+    unique: dict[Path, Path] = {}
+    for f in out:
+        unique.setdefault(f.resolve(), f)
+    return list(unique.values())
+
+
+def fetch(url: str, timeout: float = 60.0) -> Path:
+    """GET ``url`` (an API such as OpenCost's /allocation) into a temporary file."""
+    import hashlib
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            body = response.read()
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode("utf-8", "replace").strip()[:300]
+        raise InputError(f"the server answered HTTP {e.code}: {detail}", where=url,
+                         hint="fix the request (e.g. window=24h) and try again") from e
+    except (urllib.error.URLError, OSError) as e:
+        raise InputError(f"cannot fetch the URL: {getattr(e, 'reason', e)}", where=url,
+                         hint="check that the service is running and reachable") from e
+    folder = Path(tempfile.gettempdir()) / "cloudledger-fetch"
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"
+    target.write_bytes(body)
+    return target
 
 
 def compression(path: Path) -> str | None:
@@ -65,11 +93,12 @@ def open_text(path: Path) -> IO[str]:
     kind = compression(path)
     raw: IO[bytes]
     if kind == "gzip":
-        raw = gzip.open(path, "rb")
+        raw = gzip.open(path, "rb")  # noqa: SIM115 - the caller closes the wrapper
     elif kind == "zstd":
         import zstandard
 
-        raw = zstandard.ZstdDecompressor().stream_reader(path.open("rb"))  # type: ignore[assignment]
+        stream = path.open("rb")  # noqa: SIM115 - closed with the reader
+        raw = zstandard.ZstdDecompressor().stream_reader(stream)  # type: ignore[assignment]
     elif kind == "zip":
         import zipfile
 
@@ -143,8 +172,11 @@ def _sql_list(files: list[Path]) -> str:
 
 def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: str = ",",
              header: bool = True, quote: str = '"', escape: str = '"',
-             null: str | None = None) -> ir.Table:
-    """All-text engine table over delimited files that share the header ``columns``."""
+             null: str | None = None, strict: bool = True) -> ir.Table:
+    """All-text engine table over delimited files that share the header ``columns``.
+
+    ``strict=False`` accepts files that mix CRLF and LF line ends (Azure exports do).
+    """
     name = _view_name()
     if store.is_spark:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -163,6 +195,8 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
             f"filename='x_cl_file'")
     if null is not None:
         opts += f", nullstr='{null}'"
+    if not strict:
+        opts += ", strict_mode=false"
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_csv("
               f"{_sql_list(files)}, {opts})")
     return store.con.table(name)
