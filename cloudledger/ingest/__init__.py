@@ -40,7 +40,10 @@ def sniff(path: Path) -> Sniff:
         try:
             return Sniff(path, tuple(json.loads(first)), None)
         except (json.JSONDecodeError, TypeError):
-            raise FormatError("not valid JSON", where=f"{path}, line 1") from None
+            raise FormatError(f"not valid JSON; it starts with {first.strip()[:120]!r}",
+                              where=f"{path}, line 1",
+                              hint="a saved error reply of an API? fix the request and save "
+                                   "the response again") from None
     return Sniff(path, tuple(fs.sniff_header(path)))
 
 
