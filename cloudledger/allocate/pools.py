@@ -266,10 +266,12 @@ def split_sql(settings: Settings, focus_columns: list[str], source: str,
             u = f"CAST(src.{q('_u_' + c)} AS DOUBLE)"
             micro = (f"CAST(CAST(ROUND({u} * sh._cum) - ROUND({u} * sh._prev) AS BIGINT) "
                      f"AS DECIMAL(18, 0)) * CAST(0.000001 AS DECIMAL(7, 6))")
-            rest = (f"src.{q(c)} - CAST(src.{q('_u_' + c)} AS DECIMAL(18, 0)) * "
-                    f"CAST(0.000001 AS DECIMAL(7, 6))")
+            # explicit narrow types: Spark would drop the 12th decimal of a wider sum
+            rest = (f"CAST(CAST(src.{q(c)} AS {CALC_MONEY}) - CAST(CAST(src.{q('_u_' + c)} "
+                    f"AS DECIMAL(18, 0)) * CAST(0.000001 AS DECIMAL(7, 6)) AS {CALC_MONEY}) "
+                    f"AS {CALC_MONEY})")
             cols.append(f"CAST({micro} + CASE WHEN sh._last THEN {rest} ELSE "
-                        f"CAST(0 AS {MONEY}) END AS {MONEY}) AS {q(c)}")
+                        f"CAST(0 AS {CALC_MONEY}) END AS {MONEY}) AS {q(c)}")
         else:
             cols.append(f"src.{q(c)}")
     for i, d in enumerate(dims):

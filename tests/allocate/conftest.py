@@ -47,7 +47,8 @@ def make_focus(store: Store, rows: list[dict[str, Any]]) -> None:
                for name, dtype in schema.items()}
     table = ibis.memtable(pa.table(columns))
     if store.is_spark:
-        store.con.create_table("focus", table, overwrite=True)
+        store.spark.createDataFrame(pa.table(columns)).write.mode("overwrite").saveAsTable(
+            "focus")
     else:
         store.raw("DELETE FROM focus")
         store.con.insert("focus", table)
