@@ -276,17 +276,13 @@ class Store:
         self.con.insert("focus", aligned)
         t = self.focus
         new = t.filter(t[focus.INGEST_COLUMN] == ingest_id)
-        keys = new.select(*KEY).distinct()
-        old = t.filter(t[focus.INGEST_COLUMN] != ingest_id).semi_join(keys, list(KEY))
-        replaced = self.execute(old.group_by("BillingCurrency").aggregate(
-            n=old.count(), billed=old.BilledCost.sum())).to_pylist()
+        superseded = superseded_sql(ingest_id)
+        replaced = self.con.sql(
+            f'SELECT "BillingCurrency", count(*) AS n, sum("BilledCost") AS billed FROM focus '
+            f'WHERE {superseded} GROUP BY 1').to_pyarrow().to_pylist()
         rows_replaced = sum(r["n"] for r in replaced)
         if rows_replaced:
-            self.raw(
-                f'DELETE FROM focus WHERE "{focus.INGEST_COLUMN}" <> {ingest_id} AND '
-                f'({", ".join(chr(34) + k + chr(34) for k in KEY)}) IN (SELECT '
-                f'{", ".join(chr(34) + k + chr(34) for k in KEY)} FROM focus WHERE '
-                f'"{focus.INGEST_COLUMN}" = {ingest_id})')
+            self.raw(f"DELETE FROM focus WHERE {superseded}")
         rows = int(self.execute(new.count()).as_py())
         if rows == 0 and frame.quarantined is None:
             raise InputError("the file has a header but no data rows", where=_files(frame),
@@ -387,6 +383,20 @@ class Store:
             rows=rows, rows_replaced=rows_replaced, rows_quarantined=0, version=frame.version,
             dry_run=dry_run, reconciliation=recon, replaced_totals={},
             warnings=frame.warnings)
+
+
+def superseded_sql(ingest_id: int) -> str:
+    """Rows that load ``ingest_id`` replaces: the same (source, billing account, period),
+    and, once a period is invoiced (rows carry an InvoiceId), every not-final row (no
+    InvoiceId) of the same source, period and currency, whatever account it names."""
+    def cols(names: tuple[str, ...]) -> str:
+        return ", ".join(f'"{n}"' for n in names)
+
+    new = f'FROM focus WHERE "{focus.INGEST_COLUMN}" = {ingest_id}'
+    scope = (focus.SOURCE_COLUMN, "BillingPeriodStart", "BillingCurrency")
+    return (f'"{focus.INGEST_COLUMN}" <> {ingest_id} AND (({cols(KEY)}) IN (SELECT '
+            f'{cols(KEY)} {new}) OR ("InvoiceId" IS NULL AND ({cols(scope)}) IN (SELECT '
+            f'{cols(scope)} {new} AND "InvoiceId" IS NOT NULL)))')
 
 
 def _files(frame: Frame) -> str:

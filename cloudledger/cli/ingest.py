@@ -78,7 +78,7 @@ def formats(output: FormatOpt = OutputFormat.table) -> None:
 @guarded
 def reconcile(store: StoreOpt = None, output: FormatOpt = OutputFormat.table) -> None:
     """Per provider, account, period and currency: source total vs FOCUS total (exit 1 if off)."""
-    from cloudledger.store import RECONCILE_TOLERANCE
+    from cloudledger.reconcile import RECONCILE_TOLERANCE
 
     st = open_store(store)
     rows = st.reconcile().to_pylist()
