@@ -24,18 +24,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 BASELINE = """
-import duckdb, json, resource, time
+import duckdb, json, time
 con = duckdb.connect({db!r})
 start = time.perf_counter()
 con.execute("CREATE TABLE t AS SELECT * FROM {reader}('{path}'{options})")
 rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
 con.close()
 print(json.dumps({{"seconds": time.perf_counter() - start, "rows": rows,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": peak_rss_mb()}}))
 """
 
 CLOUDLEDGER = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
 from cloudledger.ingest import ingest
 from cloudledger.store import Store
@@ -44,12 +44,22 @@ start = time.perf_counter()
 [report] = ingest(store, [{path!r}])
 store.close()
 print(json.dumps({{"seconds": time.perf_counter() - start, "rows": report.rows,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": peak_rss_mb()}}))
+"""
+
+# ru_maxrss survives fork+exec on Linux (a child would report the generator's peak), so the
+# children read their own high-water mark from /proc.
+PEAK_RSS = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 """
 
 
 def run(code: str) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS + code], capture_output=True, text=True,
                           check=False)
     if proc.returncode:
         sys.exit(f"bench run failed:\n{proc.stderr[-4000:]}")
