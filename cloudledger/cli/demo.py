@@ -14,6 +14,7 @@ from cloudledger.cli.common import (
     OutputFormat,
     StoreOpt,
     app,
+    emit,
     err,
     guarded,
     open_store,
@@ -24,6 +25,7 @@ from cloudledger.cli.summary import MetricOpt, print_summary
 
 DEMO_STORE = Path("cloudledger-demo.duckdb")
 DEMO_REPORT = Path("cloudledger-report.html")
+DEMO_SHOWBACK = Path("cloudledger-showback.html")
 
 
 @app.command()
@@ -37,6 +39,11 @@ def demo(
     end: Annotated[str | None, typer.Option(
         "--end", help="first month NOT generated, YYYY-MM (default: the current month)")] = None,
     report: Annotated[Path, typer.Option("--report", help="HTML report path")] = DEMO_REPORT,
+    showback_report: Annotated[Path, typer.Option(
+        "--showback-report", help="HTML showback page path")] = DEMO_SHOWBACK,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="allocation settings (default: the starter file, written to "
+                         "OUT/cloudledger.yaml)")] = None,
     metric: MetricOpt = "EffectiveCost",
     top: Annotated[int, typer.Option("--top", help="rows per summary table")] = 10,
     output: FormatOpt = OutputFormat.table,
@@ -76,8 +83,41 @@ def demo(
                   + "; ".join(f"{a['start']} {a['service']}" for a in data.anomalies),
                   highlight=False)
     print_summary(st, metric, output, top)
+    inform(st, data, out_dir, config, showback_report, output)
     html = spend_report(st, metric=metric, anomalies=data.anomalies,
                         title="Tailspin Commerce: cloud spend (cloudledger demo)")
     path = write_report(report, html)
     (err if output is not OutputFormat.table else out).print(
         f"report: {path.resolve()}", highlight=False)
+
+
+def inform(st: object, data: object, out_dir: Path, config: Path | None, page: Path,
+           output: OutputFormat) -> None:
+    """The Inform phase on the demo: business metrics, allocation, showback, unit costs."""
+    from cloudledger.allocate import allocate
+    from cloudledger.cli.allocate import STARTER
+    from cloudledger.config import load_settings
+    from cloudledger.metrics import load_metrics
+    from cloudledger.report.showback import render
+    from cloudledger.showback import showback
+
+    if config is None:
+        config = out_dir / "cloudledger.yaml"
+        config.write_text(STARTER.read_text())
+    settings = load_settings(config)
+    load_metrics(st, data.metrics)  # type: ignore[arg-type, attr-defined]
+    with progress("allocating every dollar to an owner"):
+        result = allocate(st, settings)  # type: ignore[arg-type]
+    conserved = sum(c.ok for c in result.conservation)
+    last = max(c.period for c in result.conservation)[:7]
+    sb = showback(st, settings, month=last)  # type: ignore[arg-type]
+    page.write_text(render(showback(st, settings), "html") or "")  # type: ignore[arg-type]
+    if output is OutputFormat.table:
+        out.print(f"\nallocation ({config}): {result.named_share():.1%} of EffectiveCost on "
+                  f"named {settings.owners.dimensions[0]}s; conservation "
+                  f"{conserved}/{len(result.conservation)} period totals equal the bill",
+                  highlight=False)
+        emit([{k: r[k] for k in ("period", *sb.by, "currency", "direct", "shared",
+                                 "commitment", "credits", "total", "change_pct")}
+              for r in sb.rows], output, title=f"Showback {last} (EffectiveCost)")
+        out.print(f"showback: {page.resolve()}", highlight=False)
