@@ -10,6 +10,7 @@ import functools
 import operator
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from cloudledger.focus import MONEY_TYPE, QUANTITY_TYPE, Kind
@@ -33,6 +34,9 @@ def text(col: ir.Value) -> ir.StringValue:
     Kept deliberately small: Ibis inlines it at every use, so parsers below call it only
     on their rare paths.
     """
+    op = col.op()
+    if col.type().is_null() or (isinstance(op, ops.Literal) and op.value is None):
+        return col.cast("string")
     s = col if col.type().is_string() else col.cast("string")
     # OR'd equalities, not IN: DuckDB plans an IN list of 4+ values as a join, which costs
     # seconds and memory per column on wide files.
