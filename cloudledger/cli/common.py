@@ -43,8 +43,9 @@ FormatOpt = Annotated[OutputFormat, typer.Option(
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value) if value == value.to_integral_value() or abs(
-            value.as_tuple().exponent) > 6 else str(value)  # type: ignore[operator]
+        exponent = value.as_tuple().exponent
+        deep = isinstance(exponent, int) and abs(exponent) > 6
+        return float(value) if value == value.to_integral_value() or deep else str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Path):

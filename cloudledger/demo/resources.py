@@ -9,6 +9,7 @@ become dictionary-encoded Arrow columns that the row generator ``take``s.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,10 +149,10 @@ def build(rng: np.random.Generator, n_team: int, days: int, month_starts: np.nda
     accounts = {(a[0], a[3]): a for a in co.SUB_ACCOUNTS}
 
     def add(kind: int, provider: int, service: int, shape_: int, base_: float, *,
-            account: str, name: str, tags: dict[str, object] | None, price: float = 0.0,
+            account: str, name: str, tags: Mapping[str, object] | None, price: float = 0.0,
             sku: str = "", region: int = 0, start_: int = 0, growth_: float = 0.1,
             team_: int = -1, env_: int = 0, dyn: bool = False, commit: int = -1,
-            covered_qty: int = 0, extra: dict[str, object] | None = None,
+            covered_qty: int = 0, extra: Mapping[str, object] | None = None,
             seasonal: bool = False, publisher: str | None = None) -> None:
         p = co.PROVIDERS[provider]
         svc_row = (co.SERVICES + tuple(s[:10] for s in co.SHARED))[service] if service >= 0 \
@@ -227,7 +228,7 @@ def build(rng: np.random.Generator, n_team: int, days: int, month_starts: np.nda
         if covered[i]:
             cqty = int(max(1, round(base[i] / (price * 24)))) * 24 * 10**4
         if untagged[i]:
-            tags: dict[str, object] | None = None if rng.random() < 0.5 else {
+            tags: Mapping[str, object] | None = None if rng.random() < 0.5 else {
                 "Name": f"{co.SERVICES[s][9].split('/')[-1]}-{i:05d}"}
         else:
             tags = _team_tags(rng, tname, envname, product, cc)
@@ -276,17 +277,17 @@ def build(rng: np.random.Generator, n_team: int, days: int, month_starts: np.nda
         add(UNUSED, cm.provider, sidx, FLAT, 0.0, account=acct, name=cm.name, tags=None,
             commit=c, extra=extra)
     bigquery = next(i for i, x in enumerate(co.SERVICES) if x[1] == "BigQuery")
-    for p, prov in enumerate(co.PROVIDERS):
-        payer = {0: "commerce-prod", 1: "shared", 2: "shared"}[p]
-        if co.TAX_RATES[p]:
-            add(TAX, p, -1, FLAT, co.TAX_RATES[p], account=payer, name="tax", tags=None,
-                extra={"ChargeDescription": f"Sales tax {co.TAX_RATES[p]:.2%}"})
-        add(SUPPORT, p, -1, FLAT, (0.03, 1000.0, 0.025)[p], account=payer, name="support",
-            tags=None, extra={"ChargeDescription": f"{prov.name} support plan"})
-        if p != 1:
-            add(CREDIT, p, 0 if p == 0 else bigquery, FLAT, (0.008, 0.0, 250.0)[p],
+    for pv, provider in enumerate(co.PROVIDERS):
+        payer = {0: "commerce-prod", 1: "shared", 2: "shared"}[pv]
+        if co.TAX_RATES[pv]:
+            add(TAX, pv, -1, FLAT, co.TAX_RATES[pv], account=payer, name="tax", tags=None,
+                extra={"ChargeDescription": f"Sales tax {co.TAX_RATES[pv]:.2%}"})
+        add(SUPPORT, pv, -1, FLAT, (0.03, 1000.0, 0.025)[pv], account=payer, name="support",
+            tags=None, extra={"ChargeDescription": f"{provider.name} support plan"})
+        if pv != 1:
+            add(CREDIT, pv, 0 if pv == 0 else bigquery, FLAT, (0.008, 0.0, 250.0)[pv],
                 account=payer, name="credit", tags=None, extra={"ChargeDescription": (
-                    "EDP migration credit", "", "Promotional credit")[p]})
+                    "EDP migration credit", "", "Promotional credit")[pv]})
 
     columns = sorted({k for r in rows for k in r})
     table = pa.table({c: strings([r.get(c) for r in rows])  # type: ignore[misc]

@@ -95,7 +95,7 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
     except CloudledgerError:
         raise
     except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
-        raise explain_engine_error(store, frames, e) from e
+        raise explain_engine_error(store, frames, Exception(str(e))) from e
 
 
 def _engine_errors() -> tuple[type[BaseException], ...]:

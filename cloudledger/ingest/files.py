@@ -93,7 +93,7 @@ def open_text(path: Path) -> IO[str]:
     kind = compression(path)
     raw: IO[bytes]
     if kind == "gzip":
-        raw = gzip.open(path, "rb")  # noqa: SIM115 - the caller closes the wrapper
+        raw = gzip.open(path, "rb")  # type: ignore[assignment]  # noqa: SIM115
     elif kind == "zstd":
         import zstandard
 

@@ -6,7 +6,7 @@ CSS and SVG charts, no scripts, nothing fetched from the network.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from html import escape
 from pathlib import Path
@@ -40,7 +40,7 @@ def _hbars(labels: Sequence[str], values: Sequence[float], *, width: int = 1080,
     return "".join(parts)
 
 
-def _daily(days: Sequence[date], series: dict[str, Sequence[float]],
+def _daily(days: Sequence[date], series: Mapping[str, Sequence[float]],
            marks: Sequence[dict[str, Any]], *, width: int = 1080, height: int = 300) -> str:
     """Daily lines per series with shaded, labelled anomaly windows."""
     left, top, bottom = 64, 12, 46
@@ -129,7 +129,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
                          where=lambda t: t.ChargeCategory == "Usage").to_pylist()
     days = sorted({r["day"] for r in daily_rows})
     di = {d: i for i, d in enumerate(days)}
-    lines = {n: [0.0] * len(days) for n in names}
+    lines: dict[str, list[float]] = {n: [0.0] * len(days) for n in names}
     for r in daily_rows:
         lines[r["provider"]][di[r["day"]]] = float(r[metric] or 0)
     services = s.by_dimension(store, "service", metric=metric, top=top).to_pylist()

@@ -107,7 +107,8 @@ def to_arrow(doc: Any, source: str) -> pa.Table:
 @register("opencost", "Kubernetes cost allocation: OpenCost /allocation API response "
           "(saved JSON or http(s) URL)", detect=looks_like_opencost, priority=5)
 def read(store: Any, paths: list[Path], options: Options) -> Frame:
-    tables, totals = [], {}
+    tables: list[Any] = []
+    totals: dict[Any, Any] = {}
     for p in paths:
         doc = load_document(p)
         tables.append(to_arrow(doc, str(p)))
