@@ -154,3 +154,14 @@ def test_cli_demo(tmp_path: Path) -> None:
     html = (tmp_path / "r.html").read_text()
     assert html.count("<svg") >= 3 and "BigQuery" in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_demo_files_are_conformant_focus(demo: Any, tmp_path: Path) -> None:
+    """The demo's own files pass every cloudledger FOCUS rule, as CSV and as stored."""
+    from cloudledger.validate import validate_file, validate_store
+
+    data, store, _ = demo
+    csv = generate(5_000, 11, END, tmp_path, formats=("csv",), single_file=True).paths[0]
+    for report in (validate_file(csv), validate_store(store)):
+        failed = [f.rule for f in report.findings if f.status == "fail"]
+        assert failed == [], failed

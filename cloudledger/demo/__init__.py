@@ -130,9 +130,18 @@ _SLUG = {"AWS": "aws", "Microsoft": "azure", "Google Cloud": "gcp"}
 
 
 def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary columns as plain strings (for CSV)."""
-    return pa.table([c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c
-                     for c in table.columns], names=table.column_names)
+    """Dictionary columns as plain strings and date-times as FOCUS's YYYY-MM-DDTHH:mm:ssZ
+    (for CSV)."""
+    import pyarrow.compute as pc
+
+    def plain(c: pa.ChunkedArray) -> pa.ChunkedArray:
+        if pa.types.is_dictionary(c.type):
+            return c.cast(pa.string())
+        if pa.types.is_timestamp(c.type):
+            return pc.strftime(c, format="%Y-%m-%dT%H:%M:%SZ")
+        return c
+
+    return pa.table([plain(c) for c in table.columns], names=table.column_names)
 
 
 def _write_split(cat: resources.Catalog, table: pa.Table, focus_dir: Path, label: str,

@@ -268,7 +268,7 @@ def build(rng: np.random.Generator, n_team: int, days: int, month_starts: np.nda
                         "UsageQuantity": round(ns_share * 16 * 24 * (g + 2), 4)}]})})
     for c, cm in enumerate(co.COMMITMENTS):
         cid = _commitment_id(c, cm)
-        extra = {"ResourceId": cid, "ResourceName": cm.name,
+        extra = {"ResourceId": cid, "ResourceName": cm.name, "ResourceType": cm.type,
                  "ChargeDescription": f"{cm.type} {cm.name}"}
         sidx = next(i for i, x in enumerate(co.SERVICES) if x[1] == cm.service)
         acct = "commerce-prod" if cm.provider == 0 else "prod"
