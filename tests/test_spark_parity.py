@@ -28,12 +28,12 @@ def totals(store: Store) -> dict[tuple, tuple[Decimal, Decimal, int]]:
 
 
 def test_spark_load_and_aggregate_match_duckdb(
-        spark, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        spark_db, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     demo = generate(3000, seed=3, end=date(2026, 6, 1), out_dir=tmp_path / "demo",
                     formats=("csv",), single_file=True)
     inputs = [shared_data / "focus/focus_sample_1.0.csv", *demo.paths]
     duck = Store(tmp_path / "duck.duckdb")
-    sparky = Store(spark=spark)
+    sparky = Store(spark=spark_db)
     for path in inputs:
         ingest(duck, [path])
         ingest(sparky, [path])
