@@ -10,6 +10,7 @@ import functools
 import operator
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
@@ -117,3 +118,26 @@ def try_parse_failed(col: ir.Value, kind: Kind) -> ir.BooleanValue:
     else:
         return ibis.literal(False)
     return s.notnull() & ~ok
+
+
+def union_all(tables: list[ir.Table]) -> ir.Table:
+    """UNION ALL by column name: a column missing from a table is NULL there; a column
+    whose type differs between tables is unified (to the widest numeric, else string)."""
+    if len(tables) == 1:
+        return tables[0]
+    types: dict[str, list[dt.DataType]] = {}
+    for t in tables:
+        for name, dtype in t.schema().items():
+            types.setdefault(name, []).append(dtype)
+    target: dict[str, dt.DataType] = {}
+    for name, seen in types.items():
+        first = seen[0]
+        if all(s == first for s in seen):
+            target[name] = first
+        elif all(s.is_numeric() for s in seen):
+            target[name] = dt.highest_precedence(seen)
+        else:
+            target[name] = dt.string
+    aligned = [t.select([(t[n].cast(d) if n in t.columns else ibis.null(d)).name(n)
+                         for n, d in target.items()]) for t in tables]
+    return ibis.union(*aligned, distinct=False)

@@ -157,3 +157,15 @@ def test_detailed_export_ndjson_and_parquet(store: Store, tmp_path: Path, fmt: s
                                          "compute.googleapis.com/machine_spec": "n2-standard-2"}
     assert usage["ResourceName"] == "vm-1" and usage["AvailabilityZone"] == "us-east1-b"
     assert usage["SubAccountName"] == "Proj 1"
+
+
+def test_whole_directory_of_mixed_variants_is_one_load(store: Store, gcp: Path) -> None:
+    """Standard, detailed and old file exports side by side: one load, columns unioned by
+    name, every account and period reconciled."""
+    (report,) = ingest(store, [gcp])
+    assert len(report.files) == 4
+    assert report.rows == 33 + 9 + 292 + 29
+    assert all(r.ok for r in report.reconciliation)
+    assert {r.billing_account for r in report.reconciliation} == {
+        "000000-B0BBA4-940A77", "018984-D0AAA4-940B88", "01C2AB-2F30E0-1EF054",
+        "2G11B4-01028B-AB26DE"}

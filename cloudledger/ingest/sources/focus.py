@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 from cloudledger import focus
 from cloudledger.errors import FormatError
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.parse import parse, source_total, text, timestamp
+from cloudledger.ingest.parse import parse, source_total, text, timestamp, union_all
 from cloudledger.ingest.registry import Options, Sniff, register
 from cloudledger.store import Frame
 
@@ -114,8 +114,6 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
     if parquets:
         tables.append(fs.read_parquet(store, parquets))
     frames = [Frame("focus", paths, focus_rows(t), focus_totals(t)) for t in tables]
-    rows = frames[0].rows if len(frames) == 1 else frames[0].rows.union(
-        frames[1].rows, distinct=False)
-    totals = frames[0].totals if len(frames) == 1 else frames[0].totals.union(
-        frames[1].totals, distinct=False)
+    rows = union_all([f.rows for f in frames])
+    totals = union_all([f.totals for f in frames])
     return Frame("focus", paths, rows, totals, version=max(versions), warnings=warnings)

@@ -26,7 +26,14 @@ import ibis.expr.types as ir
 
 from cloudledger.errors import FormatError
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.parse import money, quantity, source_total, text, timestamp
+from cloudledger.ingest.parse import (
+    money,
+    quantity,
+    source_total,
+    text,
+    timestamp,
+    union_all,
+)
 from cloudledger.ingest.registry import Options, Sniff, register
 from cloudledger.ingest.sources._common import (
     category,
@@ -99,12 +106,7 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
                               hint="see `cloudledger formats` for what gcp reads")
         rows.append(r)
         totals.append(t)
-    out, tot = rows[0], totals[0]
-    for r in rows[1:]:
-        out = out.union(r, distinct=False)
-    for t in totals[1:]:
-        tot = tot.union(t, distinct=False)
-    return Frame("gcp", paths, out, tot)
+    return Frame("gcp", paths, union_all(rows), union_all(totals))
 
 
 def field(raw: ir.Table, path: str) -> ir.Value:
