@@ -201,13 +201,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--focus-converter", action="store_true")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="generate the files into DIR and keep them; reuse them next time "
+                         "if they were generated with the same --rows")
     args = ap.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="cl-bench-"))
+    if args.keep:
+        folder = args.keep / str(args.rows)
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="cl-bench-"))
     try:
         t0 = time.perf_counter()
-        csv_path, pq_path = generate(folder, args.rows)
-        print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f}s: "
-              f"CSV {csv_path.stat().st_size / 1e6:.0f} MB, Parquet "
+        csv_path, pq_path = folder / "cur.csv", folder / "cur.parquet"
+        done = folder / "generated"
+        if not (args.keep and done.exists()):
+            csv_path, pq_path = generate(folder, args.rows)
+            done.touch()
+            how = f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f}s"
+        else:
+            how = f"reused {args.rows:,} rows from {folder}"
+        print(f"{how}: CSV {csv_path.stat().st_size / 1e6:.0f} MB, Parquet "
               f"{pq_path.stat().st_size / 1e6:.0f} MB, {len(COLUMNS)} columns")
         for path in (csv_path, pq_path):
             raw = time_raw(path, folder)
@@ -219,7 +232,8 @@ def main() -> None:
         if args.focus_converter:
             print(focus_converter(folder))
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -333,6 +333,19 @@ def test_every_line_item_type(store: Store, tmp_path: Path) -> None:
     assert rows["ri1"]["EffectiveCost"] + rows["rif:unused"]["EffectiveCost"] == Decimal("5.6")
 
 
+def test_negation_folds_into_one_of_several_covered_rows(store: Store, tmp_path: Path) -> None:
+    """Covered rows sharing a match key and a LineItemId (here: none): the negation is
+    folded into exactly one of them (the window fallback of the mapping)."""
+    sp = {"savingsPlan/SavingsPlanARN": SP, "savingsPlan/SavingsPlanEffectiveCost": "1.4"}
+    rows = [line("", "SavingsPlanCoveredUsage", "2", **sp),
+            line("", "SavingsPlanCoveredUsage", "2", **sp),
+            line("n", "SavingsPlanNegation", "-2", **{"savingsPlan/SavingsPlanARN": SP})]
+    (report,) = ingest(store, [write_cur(tmp_path / "cur.csv", rows)])
+    assert report.rows == 2
+    got = store.sql('SELECT "BilledCost" FROM focus ORDER BY 1').column(0).to_pylist()
+    assert got == [0, 2]
+
+
 @pytest.mark.parametrize("packing", ["gz", "zip", "hive", "hive-headerless"])
 def test_packings(store: Store, tmp_path: Path, packing: str) -> None:
     plain = write_cur(tmp_path / "plain.csv")

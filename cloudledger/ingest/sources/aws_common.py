@@ -260,7 +260,8 @@ def tag_key_sql(expr: str) -> str:
 
 
 def service_category_sql(code: str) -> str:
+    """OR'd equalities, not IN lists: DuckDB plans each IN list of 4+ values as a join."""
     branches = " ".join(
-        f"WHEN {code} IN ({', '.join(literal(c) for c in codes)}) THEN {literal(cat)}"
+        f"WHEN {' OR '.join(f'{code} = {literal(c)}' for c in codes)} THEN {literal(cat)}"
         for cat, codes in _CATEGORIES.items())
     return f"CASE {branches} ELSE 'Other' END"

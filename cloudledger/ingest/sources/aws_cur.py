@@ -14,17 +14,21 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import weakref
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from cloudledger.errors import FormatError
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.registry import Options, Sniff, register
 from cloudledger.ingest.sources.aws_common import Fields, literal
-from cloudledger.ingest.sources.aws_mapping import counts_sql, rows_sql, totals_sql, x_columns_of
+from cloudledger.ingest.sources.aws_mapping import KNOWN_TYPES, rows_sql, x_columns_of
 from cloudledger.ingest.sources.aws_stage import (
     Layout,
     Staged,
@@ -142,8 +146,9 @@ def cost_category_keys(store: Any, staged: Staged) -> list[str]:
         return []
     src = "cost_category" if f.columns["cost_category"].upper().startswith("MAP") else (
         "CAST(CAST(NULLIF(TRIM(cost_category), '') AS JSON) AS MAP(VARCHAR, VARCHAR))")
-    got = store.con.sql(f"SELECT DISTINCT unnest(map_keys({src})) AS k FROM {staged.table}"
-                        " ORDER BY k").to_pyarrow()
+    where = f" WHERE NOT ({staged.exclude})" if staged.exclude else ""
+    got = store.con.sql(f"SELECT DISTINCT unnest(map_keys({src})) AS k FROM "
+                        f"{staged.source}{where} ORDER BY k").to_pyarrow()
     return [k for k in got.column("k").to_pylist() if k]
 
 
@@ -154,22 +159,23 @@ def read_files(store: Any, paths: list[Path], options: Options, source: str) -> 
         s = stage(store, path, layout)
         check_required(s.fields, str(path))
         staged.append(s)
-    keys = {s.table: cost_category_keys(store, s) for s in staged}
+    keys = [cost_category_keys(store, s) for s in staged]
     x_cols: list[str] = []
-    for s in staged:
-        x_cols += [x for x in x_columns_of(s.fields, keys[s.table]) if x not in x_cols]
+    for s, k in zip(staged, keys, strict=True):
+        x_cols += [x for x in x_columns_of(s.fields, k) if x not in x_cols]
     rows: list[ir.Table] = []
-    totals: list[ir.Table] = []
+    totals: list[pa.Table] = []
     warnings: list[str] = []
     quarantined: list[dict[str, Any]] = []
     rows_in = 0
-    for s in staged:
+    for s, k in zip(staged, keys, strict=True):
         where = str(s.files[0])
         warnings += s.warnings
         quarantined += s.quarantined
-        rows.append(store.con.sql(rows_sql(s.fields, s.table, x_cols, keys[s.table])))
-        totals.append(store.con.sql(totals_sql(s.fields, s.table)))
-        c = store.con.sql(counts_sql(s.fields, s.table)).to_pyarrow().to_pylist()[0]
+        c = summarize(s.check)
+        rows.append(store.con.sql(rows_sql(s.fields, s.source, x_cols, k, s.exclude,
+                                           ties=c["ties"] > 0)))
+        totals.append(c["totals"])
         rows_in += s.records - c["folded"] + c["synthesized"]
         if c["folded"] or c["synthesized"]:
             warnings.append(f"{where}: {c['folded']} SavingsPlanNegation row(s) folded into "
@@ -191,12 +197,50 @@ def read_files(store: Any, paths: list[Path], options: Options, source: str) -> 
         warnings.append(f"{len(quarantined)} malformed record(s) set aside, first at "
                         f"{quarantined[0]['file']}, line {quarantined[0]['line']}")
     frame_rows = rows[0] if len(rows) == 1 else ibis.union(*rows, distinct=False)
-    frame_totals = totals[0] if len(totals) == 1 else ibis.union(*totals, distinct=False)
+    frame_totals = ibis.memtable(pa.concat_tables(totals))
     q = None
     if quarantined:
         q = ibis.memtable(quarantine_table(quarantined))
-    return Frame(source, paths, frame_rows, frame_totals, warnings=warnings,
-                 quarantined=q, rows_in=rows_in)
+    frame = Frame(source, paths, frame_rows, frame_totals, warnings=warnings,
+                  quarantined=q, rows_in=rows_in)
+    for s in staged:  # a zip's records were copied into a temp table: drop it with the frame
+        if s.source.startswith("cl_aws_stage_"):
+            weakref.finalize(frame, _drop_table, store, s.source)
+    return frame
+
+
+def _drop_table(store: Any, table: str) -> None:
+    with contextlib.suppress(Exception):  # the store may be closed already
+        store.raw(f"DROP TABLE IF EXISTS {table}")
+
+
+def summarize(check: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts and native totals from a file's check (``aws_mapping.check_sql``)."""
+    by_type = [r for r in check if r["by_type"]]
+    by_key = next(r for r in check if not r["by_type"])
+    good = [r for r in by_type if r["n"] > r["n_bad"]]
+    sums: dict[tuple[Any, Any, Any], list[Decimal]] = {}
+    for r in good:
+        acc = sums.setdefault((r["BillingAccountId"], r["BillingPeriodStart"],
+                               r["BillingCurrency"]), [Decimal(0), Decimal(0)])
+        acc[0] += r["BilledCost"] or 0
+        acc[1] += r["EffectiveCost"] or 0
+    totals = pa.table({
+        "BillingAccountId": pa.array([k[0] for k in sums], pa.string()),
+        "BillingPeriodStart": pa.array([k[1] for k in sums], pa.timestamp("us")),
+        "BillingCurrency": pa.array([k[2] for k in sums], pa.string()),
+        "BilledCost": pa.array([v[0] for v in sums.values()], pa.decimal128(38, 18)),
+        "EffectiveCost": pa.array([v[1] for v in sums.values()], pa.decimal128(38, 18)),
+    })
+    return {
+        "totals": totals,
+        "folded": int(by_key["folded"] or 0), "unnegated": int(by_key["unnegated"] or 0),
+        "ties": int(by_key["ties"] or 0),
+        "no_plan": sum(r["no_plan"] for r in by_type),
+        "synthesized": sum(r["synthesized"] for r in by_type),
+        "unknown": sorted({r["lit"] for r in good if r["lit"] is not None
+                           and r["lit"] not in KNOWN_TYPES}),
+    }
 
 
 def fields_style(fields: Fields) -> str:

@@ -1,4 +1,4 @@
-"""AWS CUR (legacy, Athena/Parquet, CUR 2.0) -> FOCUS, as DuckDB SQL over a staged table.
+"""AWS CUR (legacy, Athena/Parquet, CUR 2.0) -> FOCUS, as DuckDB SQL over the file itself.
 
 One mapping for every naming style: ``base_sql`` reads each native field through
 ``Fields`` (legacy name -> this file's column), the rest works on short aliases.
@@ -35,6 +35,8 @@ from cloudledger.ingest.sources.aws_common import (
 from cloudledger.ingest.sources.aws_stage import MONEY, QUANTITY
 
 SOURCE_TOTAL = "DECIMAL(38, 18)"
+ONE_TIME = ("Fee", "SavingsPlanUpfrontFee", "Tax", "Credit", "Refund")
+COMMITTED_USAGE = ("DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
 USAGE_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation",
                "EdpDiscount", "PrivateRateDiscount", "BundledDiscount", "Discount",
                "DistributorDiscount", "SppDiscount")
@@ -79,7 +81,26 @@ def _text(f: Fields, name: str) -> str:
         return "CAST(NULL AS VARCHAR)"
     if name == "bill/PayerAccountId" and not f.is_text(name):  # ids read as numbers
         return f"lpad(CAST({col} AS VARCHAR), 12, '0')"
+    if f.is_text(name) and col.startswith('"'):
+        return f"NULLIF(TRIM({col}), '')"
     return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+
+
+def fast_cast_sql(col: str, value: str, target: str) -> str:
+    """Text ``col`` (``value``: its trimmed, NULL-if-empty form) -> ``target``, strictly.
+
+    A TRY_CAST of the raw column first (the casts skip surrounding blanks themselves; for a
+    decimal, into an int64-backed decimal(18, s), which DuckDB parses several times faster
+    than a 38-digit one and rounds to the same scale), the strict cast of ``value`` only
+    where that fails (COALESCE evaluates lazily): empty values and amounts too wide.
+    """
+    if target == "TIMESTAMPTZ":
+        # a UTC value ('...Z', as AWS writes them) reads as a plain timestamp, ~6x faster
+        # than a TIMESTAMPTZ parse; any other offset takes the TIMESTAMPTZ parse
+        fast = f"CASE WHEN ends_with({col}, 'Z') THEN TRY_CAST({col} AS TIMESTAMP) END"
+        return f"coalesce({fast}, CAST(CAST({value} AS {target}) AS TIMESTAMP))"
+    fast = f"DECIMAL(18, {target.split(',')[1].strip(' )')})"
+    return f"coalesce(TRY_CAST({col} AS {fast}), CAST({value} AS {target}))"
 
 
 def _typed(f: Fields, name: str, target: str) -> str:
@@ -88,8 +109,10 @@ def _typed(f: Fields, name: str, target: str) -> str:
         return f"CAST(NULL AS {target})"
     if target == "TIMESTAMP":
         if f.is_text(name):
-            return f"CAST(CAST({_text(f, name)} AS TIMESTAMPTZ) AS TIMESTAMP)"
+            return fast_cast_sql(col, _text(f, name), "TIMESTAMPTZ")
         return f"CAST({col} AS TIMESTAMP)"
+    if f.is_text(name) and target.startswith("DECIMAL"):
+        return f"CAST({fast_cast_sql(col, _text(f, name), target)} AS {target})"
     value = _text(f, name) if f.is_text(name) else col
     return f"CAST({value} AS {target})"
 
@@ -98,7 +121,7 @@ def _parsed(f: Fields, name: str, lit: str, target: str) -> str:
     expr = _typed(f, name, target)
     types = REQUIRED_PARSE.get(name)
     if types is not None:  # read only where it means something (see REQUIRED_PARSE)
-        expr = f"CASE WHEN {lit} IN ({', '.join(literal(t) for t in types)}) THEN {expr} END"
+        expr = f"CASE WHEN {_in(lit, types)} THEN {expr} END"
     return expr
 
 
@@ -142,7 +165,8 @@ def cost_categories(f: Fields, keys: list[str] | None = None) -> dict[str, str]:
     return out
 
 
-def base_sql(f: Fields, table: str, cc_keys: list[str] | None = None) -> str:
+def base_sql(f: Fields, source: str, cc_keys: list[str] | None = None,
+             exclude: str | None = None) -> str:
     lit = _text(f, "lineItem/LineItemType")
     cols = []
     for alias, name in ALIASES.items():
@@ -158,53 +182,93 @@ def base_sql(f: Fields, table: str, cc_keys: list[str] | None = None) -> str:
     cols.append(f"{tags_sql(f)} AS tags")
     for x, expr in cost_categories(f, cc_keys).items():
         cols.append(f"{expr} AS {quote(x)}")
-    return f"SELECT {', '.join(cols)} FROM {table}"
+    where = f" WHERE NOT ({exclude})" if exclude else ""
+    return f"SELECT {', '.join(cols)} FROM {source}{where}"
 
 
 def _in(col: str, values: tuple[str, ...]) -> str:
-    return f"{col} IN ({', '.join(literal(v) for v in values)})"
+    """OR'd equalities: DuckDB plans an IN list of 4+ values as a (mark) join per use."""
+    return "(" + " OR ".join(f"{col} = {literal(v)}" for v in values) + ")"
 
 
-SP_KEY = ("concat_ws(chr(31), coalesce(usage_account, ''), coalesce(resource_id, ''), "
-          "coalesce(usage_type, ''), coalesce(operation, ''), coalesce(CAST(u_start AS "
-          "VARCHAR), ''), coalesce(CAST(u_end AS VARCHAR), ''), coalesce(sp_arn, ''))")
-RI_UNUSED = "(coalesce(ri_unused_upfront, 0) + coalesce(ri_unused_recurring, 0))"
-SP_UNUSED = "(coalesce(sp_total, 0) - coalesce(sp_used, 0))"
+SP_TYPES = ("SavingsPlanCoveredUsage", "SavingsPlanNegation")
+SP_KEY_FIELDS = ("lineItem/UsageAccountId", "lineItem/ResourceId", "lineItem/UsageType",
+                 "lineItem/Operation", "lineItem/UsageStartDate", "lineItem/UsageEndDate",
+                 "savingsPlan/SavingsPlanARN")
 
 
-def lines_sql(f: Fields, table: str, cc_keys: list[str] | None = None) -> str:
-    """CTEs ending in ``lines``: native rows, negations folded, unused rows added."""
-    return f"""WITH base AS ({base_sql(f, table, cc_keys)}),
-b AS (SELECT *, coalesce(net, cost) AS billed, CASE WHEN lit IN ('SavingsPlanCoveredUsage',
-      'SavingsPlanNegation') THEN {SP_KEY} END AS sp_key FROM base),
-covered AS (SELECT *, row_number() OVER (PARTITION BY sp_key ORDER BY id) AS sp_rn
-            FROM b WHERE lit = 'SavingsPlanCoveredUsage'),
-neg AS (SELECT sp_key, sum(billed) AS neg_billed FROM b
-        WHERE lit = 'SavingsPlanNegation' GROUP BY sp_key),
-lines AS (
-  SELECT * EXCLUDE (sp_key), billed AS billed_adj, 'line' AS part FROM b
-  WHERE lit IS DISTINCT FROM 'SavingsPlanCoveredUsage' AND (lit IS DISTINCT FROM
-        'SavingsPlanNegation' OR sp_key NOT IN (SELECT sp_key FROM covered))
-  UNION ALL BY NAME
-  SELECT c.* EXCLUDE (sp_key, sp_rn), c.billed + CASE WHEN c.sp_rn = 1
-         THEN coalesce(n.neg_billed, 0) ELSE 0 END AS billed_adj, 'line' AS part
-  FROM covered c LEFT JOIN neg n ON c.sp_key = n.sp_key
-  UNION ALL BY NAME
-  SELECT * EXCLUDE (sp_key), CAST(0 AS {MONEY}) AS billed_adj, 'unused' AS part FROM b
-  WHERE lit = 'RIFee' AND {RI_UNUSED} <> 0
-  UNION ALL BY NAME
-  SELECT * EXCLUDE (sp_key), CAST(0 AS {MONEY}) AS billed_adj, 'unused' AS part FROM b
-  WHERE lit = 'SavingsPlanRecurringFee' AND {SP_UNUSED} <> 0)"""
+def sp_key_sql(parts: list[str]) -> str:
+    """The key a SavingsPlanNegation shares with its covered usage (NULL-safe)."""
+    return ("concat_ws(chr(31), " + ", ".join(f"coalesce(CAST({p} AS VARCHAR), '')"
+                                             for p in parts) + ")")
 
 
-def rows_sql(f: Fields, table: str, x_columns: list[str],
-             cc_keys: list[str] | None = None) -> str:
+SP_KEY = sp_key_sql(["usage_account", "resource_id", "usage_type", "operation", "u_start",
+                     "u_end", "sp_arn"])
+
+
+def ri_unused_sql(upfront: str = "ri_unused_upfront",
+                  recurring: str = "ri_unused_recurring") -> str:
+    return f"(coalesce({upfront}, 0) + coalesce({recurring}, 0))"
+
+
+def sp_unused_sql(total: str = "sp_total", used: str = "sp_used") -> str:
+    return f"(coalesce({total}, 0) - coalesce({used}, 0))"
+
+
+def unused_sql(lit: str = "lit", ri: str | None = None, sp: str | None = None) -> str:
+    """Rows that add an unused-commitment row."""
+    return (f"(({lit} = 'RIFee' AND {ri or ri_unused_sql()} <> 0) OR "
+            f"({lit} = 'SavingsPlanRecurringFee' AND {sp or sp_unused_sql()} <> 0))")
+
+
+RI_UNUSED = ri_unused_sql()
+SP_UNUSED = sp_unused_sql()
+UNUSED = unused_sql()
+
+
+def lines_sql(f: Fields, source: str, cc_keys: list[str] | None = None,
+              exclude: str | None = None, ties: bool = False) -> str:
+    """CTEs ending in ``lines``: native rows, negations folded, unused rows added.
+
+    One streaming pass over the file plus a small aggregate of the Savings Plan rows by
+    match key (joined back): each key's negations are added to its first covered row (by
+    LineItemId) and dropped; RIFee / SavingsPlanRecurringFee rows with unused commitment
+    are emitted twice (``part`` 'line' and 'unused'). ``ties``: some key has covered rows
+    whose first LineItemId is not unique; pick the first row with a window instead.
+    """
+    first = ("row_number() OVER (PARTITION BY b.sp_key, lit ORDER BY id) = 1" if ties
+             else "id IS NOT DISTINCT FROM sp_first")
+    # ``b`` is written out twice rather than referenced twice: DuckDB would materialize a
+    # CTE used twice (every column of every row), and the aggregate needs only four columns
+    b = (f"SELECT *, coalesce(net, cost) AS billed, CASE WHEN {_in('lit', SP_TYPES)} THEN "
+         f"{SP_KEY} END AS sp_key FROM ({base_sql(f, source, cc_keys, exclude)})")
+    return f"""WITH b AS ({b}),
+sp AS (SELECT sp_key, min(id) FILTER (WHERE lit = 'SavingsPlanCoveredUsage') AS sp_first,
+         count_if(lit = 'SavingsPlanCoveredUsage') AS sp_covered,
+         sum(billed) FILTER (WHERE lit = 'SavingsPlanNegation') AS sp_negated
+       FROM ({b}) WHERE sp_key IS NOT NULL GROUP BY sp_key),
+j AS (SELECT b.* EXCLUDE (sp_key), sp_first, sp_covered, sp_negated,
+        CASE WHEN lit = 'SavingsPlanCoveredUsage' AND sp_negated IS NOT NULL THEN {first}
+        END AS sp_fold
+      FROM b LEFT JOIN sp ON b.sp_key = sp.sp_key
+      WHERE NOT (lit = 'SavingsPlanNegation' AND coalesce(sp_covered, 0) > 0)),
+lines AS (SELECT * EXCLUDE (sp_first, sp_covered, sp_negated, sp_fold, part),
+    CASE WHEN part = 'unused' THEN CAST(0 AS {MONEY}) WHEN sp_fold THEN billed + sp_negated
+         ELSE billed END AS billed_adj, part
+  FROM (SELECT *, unnest(CASE WHEN {UNUSED} THEN ['line', 'unused'] ELSE ['line'] END)
+        AS part FROM j))"""
+
+
+def rows_sql(f: Fields, source: str, x_columns: list[str],
+             cc_keys: list[str] | None = None, exclude: str | None = None,
+             ties: bool = False) -> str:
     """FOCUS rows (canonical names and types) plus ``x_columns`` (NULL where absent)."""
     unused = "part = 'unused'"
     commit = (f"({unused} OR {_in('lit', COMMITMENT_TYPES)} OR (lit = 'Fee' AND ri_arn IS "
               "NOT NULL))")
-    is_sp = ("(lit LIKE 'SavingsPlan%' OR (lit NOT IN ('RIFee', 'DiscountedUsage', 'Fee') "
-             "AND sp_arn IS NOT NULL))")
+    is_sp = ("(lit LIKE 'SavingsPlan%' OR (NOT (lit = 'RIFee' OR lit = 'DiscountedUsage' OR "
+             "lit = 'Fee') AND sp_arn IS NOT NULL))")
     consumed = ("part = 'line' AND "
                 + _in("lit", ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage")))
     mapped = f"""m AS (SELECT *,
@@ -218,8 +282,8 @@ def rows_sql(f: Fields, table: str, x_columns: list[str],
   CASE WHEN {unused} THEN CASE WHEN lit = 'RIFee' THEN {RI_UNUSED} ELSE {SP_UNUSED} END
        WHEN lit = 'DiscountedUsage' THEN coalesce(ri_eff, 0)
        WHEN lit = 'SavingsPlanCoveredUsage' THEN coalesce(sp_eff, 0)
-       WHEN lit IN ('SavingsPlanNegation', 'SavingsPlanUpfrontFee', 'SavingsPlanRecurringFee',
-                    'RIFee') THEN 0
+       WHEN lit = 'SavingsPlanNegation' OR lit = 'SavingsPlanUpfrontFee'
+            OR lit = 'SavingsPlanRecurringFee' OR lit = 'RIFee' THEN 0
        WHEN lit = 'Fee' AND ri_arn IS NOT NULL THEN 0
        ELSE billed_adj END AS effective FROM lines)"""
     list_cost = (f"CASE WHEN {unused} THEN 0 WHEN {consumed} THEN coalesce(pod_cost, "
@@ -236,10 +300,10 @@ def rows_sql(f: Fields, table: str, x_columns: list[str],
                        "THEN 'Correction' END",
         "ChargeDescription": f"CASE WHEN {unused} THEN 'Unused commitment: ' || "
                              "coalesce(description, lit) ELSE description END",
-        "ChargeFrequency": f"CASE WHEN {unused} THEN 'Usage-Based' WHEN lit IN ('RIFee', "
-                           "'SavingsPlanRecurringFee') THEN 'Recurring' WHEN lit IN ('Fee', "
-                           "'SavingsPlanUpfrontFee', 'Tax', 'Credit', 'Refund') THEN "
-                           "'One-Time' ELSE 'Usage-Based' END",
+        "ChargeFrequency": f"CASE WHEN {unused} THEN 'Usage-Based' WHEN "
+                           f"{_in('lit', ('RIFee', 'SavingsPlanRecurringFee'))} THEN "
+                           f"'Recurring' WHEN {_in('lit', ONE_TIME)} THEN 'One-Time' "
+                           "ELSE 'Usage-Based' END",
         "ChargePeriodEnd": "u_end", "ChargePeriodStart": "u_start",
         "CommitmentDiscountCategory": f"CASE WHEN cid IS NOT NULL THEN CASE WHEN {is_sp} "
                                       "THEN 'Spend' ELSE 'Usage' END END",
@@ -251,8 +315,8 @@ def rows_sql(f: Fields, table: str, x_columns: list[str],
             "THEN amount WHEN lit = 'SavingsPlanCoveredUsage' THEN sp_eff END AS "
             f"{QUANTITY})"),
         "CommitmentDiscountStatus": f"CASE WHEN cid IS NULL THEN NULL WHEN {unused} THEN "
-                                    "'Unused' WHEN lit IN ('DiscountedUsage', "
-                                    "'SavingsPlanCoveredUsage') THEN 'Used' END",
+                                    "'Unused' WHEN lit = 'DiscountedUsage' OR lit = "
+                                    "'SavingsPlanCoveredUsage' THEN 'Used' END",
         "CommitmentDiscountType": f"CASE WHEN cid IS NOT NULL THEN CASE WHEN {is_sp} THEN "
                                   "'Savings Plan' ELSE 'Reserved Instance' END END",
         "CommitmentDiscountUnit": f"CASE WHEN cid IS NULL THEN NULL WHEN {is_sp} THEN "
@@ -267,9 +331,9 @@ def rows_sql(f: Fields, table: str, x_columns: list[str],
         "ListCost": f"CAST({list_cost} AS {MONEY})",
         "ListUnitPrice": f"CASE WHEN NOT ({unused}) THEN pod_rate END",
         "PricingCategory": (
-            f"CASE WHEN cat IN ('Tax', 'Credit') THEN NULL WHEN {unused} OR lit IN "
-            "('DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation') THEN "
-            "'Committed' WHEN cat = 'Purchase' THEN 'Standard' WHEN lower(term) LIKE "
+            f"CASE WHEN cat = 'Tax' OR cat = 'Credit' THEN NULL WHEN {unused} OR "
+            f"{_in('lit', COMMITTED_USAGE)} THEN 'Committed' WHEN cat = 'Purchase' THEN "
+            "'Standard' WHEN lower(term) LIKE "
             "'%spot%' OR usage_type LIKE '%SpotUsage%' THEN 'Dynamic' WHEN term = "
             "'Reserved' THEN 'Committed' ELSE 'Standard' END"),
         "PricingCurrency": "pricing_currency",
@@ -301,7 +365,7 @@ def rows_sql(f: Fields, table: str, x_columns: list[str],
         else:
             out[x] = "CAST(NULL AS VARCHAR)"
     select = ",\n  ".join(f"{expr} AS {quote(name)}" for name, expr in out.items())
-    return f"{lines_sql(f, table, cc_keys)},\n{mapped}\nSELECT {select} FROM m"
+    return f"{lines_sql(f, source, cc_keys, exclude, ties)},\n{mapped}\nSELECT {select} FROM m"
 
 
 def x_columns_of(f: Fields, cc_keys: list[str] | None = None) -> list[str]:
@@ -309,61 +373,95 @@ def x_columns_of(f: Fields, cc_keys: list[str] | None = None) -> list[str]:
 
 
 def _native(f: Fields, name: str) -> str:
-    """A native money value parsed wider than storage, straight from the staged column."""
+    """A native money value parsed wider than storage, straight from the file's column."""
     col = f.raw(name)
     if col is None:
         return f"CAST(NULL AS {SOURCE_TOTAL})"
     if f.is_text(name):
-        return f"CAST(NULLIF(TRIM({col}), '') AS {SOURCE_TOTAL})"
+        # exact fast path: text of at most 13 characters without an exponent has at most
+        # 12 decimals, so the int64-backed decimal(18, 12) parse loses nothing
+        fast = (f"CASE WHEN strlen({col}) <= 13 AND NOT contains({col}, 'E') AND NOT "
+                f"contains({col}, 'e') THEN TRY_CAST({col} AS DECIMAL(18, 12)) END")
+        return f"coalesce({fast}, CAST({_text(f, name)} AS {SOURCE_TOTAL}))"
     return f"CAST({col} AS {SOURCE_TOTAL})"
 
 
-def totals_sql(f: Fields, table: str) -> str:
-    """The file's own totals per payer, billing period and currency (independent of rows).
+def native_effective_sql(f: Fields) -> str:
+    """EffectiveCost as the native columns state it (see ``check_sql``)."""
+    lit = _text(f, "lineItem/LineItemType")
+    cost = (f"coalesce({_native(f, 'lineItem/NetUnblendedCost')}, "
+            f"{_native(f, 'lineItem/UnblendedCost')})")
+    return f"""CASE
+      WHEN {lit} = 'DiscountedUsage' THEN {_native(f, 'reservation/EffectiveCost')}
+      WHEN {lit} = 'SavingsPlanCoveredUsage' THEN
+        {_native(f, 'savingsPlan/SavingsPlanEffectiveCost')}
+      WHEN {lit} = 'RIFee' THEN
+        coalesce({_native(f, 'reservation/UnusedAmortizedUpfrontFeeForBillingPeriod')}, 0)
+        + coalesce({_native(f, 'reservation/UnusedRecurringFee')}, 0)
+      WHEN {lit} = 'SavingsPlanRecurringFee' THEN
+        coalesce({_native(f, 'savingsPlan/TotalCommitmentToDate')}, 0)
+        - coalesce({_native(f, 'savingsPlan/UsedCommitment')}, 0)
+      WHEN {lit} = 'SavingsPlanNegation' OR {lit} = 'SavingsPlanUpfrontFee' THEN 0
+      WHEN {lit} = 'Fee' AND {_text(f, 'reservation/ReservationARN')} IS NOT NULL THEN 0
+      ELSE {cost} END"""
+
+
+def check_sql(f: Fields, source: str, bad: str) -> str:
+    """One aggregate pass over a file: what the store and the warnings need to know.
+
+    Grouping set 1, per payer, billing period, currency and line item type: records read
+    (``n``), records with a bad value (``n_bad``, predicate ``bad``), the file's own totals
+    over the good records (independent of the mapping: summed straight from the native
+    columns, parsed as decimal(38, 18)), SavingsPlanCoveredUsage rows without a plan ARN,
+    and the unused-commitment rows the mapping adds. Grouping set 2, per Savings Plan match
+    key: covered and negation rows, and distinct LineItemIds of the covered rows, summed up
+    in one more row (``by_type`` 0): negations folded, covered rows without a negation, and
+    keys whose first covered row is not unique by LineItemId (``ties``).
 
     BilledCost: sum of NetUnblendedCost (else UnblendedCost), negations included.
     EffectiveCost: what the native columns state: reservation/EffectiveCost on RI usage,
     SavingsPlanEffectiveCost on SP usage, the RIFee's unused upfront + recurring fee, the SP
     fee's TotalCommitmentToDate - UsedCommitment, 0 on purchases, the cost elsewhere.
+    Values of bad records are never parsed (CASE evaluates its branches lazily).
     """
     lit = _text(f, "lineItem/LineItemType")
     cost = (f"coalesce({_native(f, 'lineItem/NetUnblendedCost')}, "
             f"{_native(f, 'lineItem/UnblendedCost')})")
-
-    def on(types: tuple[str, ...], name: str) -> str:
-        return f"CASE WHEN {_in(lit, types)} THEN {_native(f, name)} END"
-
-    effective = f"""CASE
-      WHEN {lit} = 'DiscountedUsage' THEN {on(('DiscountedUsage',), 'reservation/EffectiveCost')}
-      WHEN {lit} = 'SavingsPlanCoveredUsage' THEN {on(('SavingsPlanCoveredUsage',),
-                                                      'savingsPlan/SavingsPlanEffectiveCost')}
-      WHEN {lit} = 'RIFee' THEN
-        coalesce({on(('RIFee',), 'reservation/UnusedAmortizedUpfrontFeeForBillingPeriod')}, 0)
-        + coalesce({on(('RIFee',), 'reservation/UnusedRecurringFee')}, 0)
-      WHEN {lit} = 'SavingsPlanRecurringFee' THEN
-        coalesce({on(('SavingsPlanRecurringFee',), 'savingsPlan/TotalCommitmentToDate')}, 0)
-        - coalesce({on(('SavingsPlanRecurringFee',), 'savingsPlan/UsedCommitment')}, 0)
-      WHEN {lit} IN ('SavingsPlanNegation', 'SavingsPlanUpfrontFee') THEN 0
-      WHEN {lit} = 'Fee' AND {_text(f, 'reservation/ReservationARN')} IS NOT NULL THEN 0
-      ELSE {cost} END"""
-    return (f"SELECT {_text(f, 'bill/PayerAccountId')} AS BillingAccountId, "
-            f"{_typed(f, 'bill/BillingPeriodStartDate', 'TIMESTAMP')} AS BillingPeriodStart, "
-            f"{_text(f, 'lineItem/CurrencyCode')} AS BillingCurrency, "
-            f"CAST(sum({cost}) AS {SOURCE_TOTAL}) AS BilledCost, "
-            f"CAST(sum(coalesce({effective}, 0)) AS {SOURCE_TOTAL}) AS EffectiveCost "
-            f"FROM {table} GROUP BY ALL")
-
-
-def counts_sql(f: Fields, table: str) -> str:
-    """Rows the mapping removes (folded negations) and adds (unused commitment)."""
-    return f"""{lines_sql(f, table)}
-SELECT (SELECT count(*) FROM b WHERE lit = 'SavingsPlanNegation' AND sp_key IN
-          (SELECT sp_key FROM covered)) AS folded,
-       (SELECT count(*) FROM b WHERE lit = 'SavingsPlanCoveredUsage' AND sp_key NOT IN
-          (SELECT sp_key FROM neg)) AS unnegated,
-       (SELECT count(*) FROM b WHERE lit = 'SavingsPlanCoveredUsage' AND sp_arn IS NULL)
-          AS no_plan,
-       (SELECT count(*) FROM b WHERE (lit = 'RIFee' AND {RI_UNUSED} <> 0) OR
-          (lit = 'SavingsPlanRecurringFee' AND {SP_UNUSED} <> 0)) AS synthesized,
-       (SELECT list(DISTINCT lit) FROM b WHERE lit NOT IN
-          ({', '.join(literal(t) for t in KNOWN_TYPES)})) AS unknown"""
+    key = sp_key_sql([_typed(f, n, "TIMESTAMP") if n in TIME_FIELDS else _text(f, n)
+                      for n in SP_KEY_FIELDS])
+    p = {a: _parsed(f, ALIASES[a], lit, MONEY)
+         for a in ("ri_unused_upfront", "ri_unused_recurring", "sp_total", "sp_used")}
+    unused = unused_sql("l", ri_unused_sql(p["ri_unused_upfront"], p["ri_unused_recurring"]),
+                        sp_unused_sql(p["sp_total"], p["sp_used"]))
+    return f"""WITH s AS (SELECT *,
+  CASE WHEN bad THEN NULL ELSE {cost} END AS billed_native,
+  CASE WHEN bad THEN NULL ELSE coalesce({native_effective_sql(f)}, 0) END AS effective_native,
+  CASE WHEN bad THEN NULL ELSE {_typed(f, 'bill/BillingPeriodStartDate', 'TIMESTAMP')} END
+    AS bp_start,
+  CASE WHEN bad THEN false WHEN l = 'SavingsPlanCoveredUsage' THEN
+    {_text(f, 'savingsPlan/SavingsPlanARN')} IS NULL ELSE false END AS no_plan,
+  CASE WHEN bad THEN false WHEN l = 'RIFee' OR l = 'SavingsPlanRecurringFee' THEN {unused}
+    ELSE false END AS synthesized,
+  CASE WHEN NOT bad AND (l = 'SavingsPlanCoveredUsage' OR l = 'SavingsPlanNegation')
+    THEN {key} END AS sp_key
+  FROM (SELECT {lit} AS l, {_text(f, 'identity/LineItemId')} AS id,
+          {_text(f, 'bill/PayerAccountId')} AS payer, {_text(f, 'lineItem/CurrencyCode')}
+          AS currency, {bad} AS bad, * FROM {source})),
+g AS (SELECT GROUPING(sp_key) AS by_type, sp_key, payer AS BillingAccountId,
+  bp_start AS BillingPeriodStart, currency AS BillingCurrency, l AS lit,
+  count(*) AS n, count_if(bad) AS n_bad,
+  CAST(sum(billed_native) AS {SOURCE_TOTAL}) AS BilledCost,
+  CAST(sum(effective_native) AS {SOURCE_TOTAL}) AS EffectiveCost,
+  count_if(no_plan) AS no_plan, count_if(synthesized) AS synthesized,
+  count_if(sp_key IS NOT NULL AND l = 'SavingsPlanCoveredUsage') AS covered,
+  count_if(sp_key IS NOT NULL AND l = 'SavingsPlanNegation') AS negations,
+  count(DISTINCT CASE WHEN sp_key IS NOT NULL AND l = 'SavingsPlanCoveredUsage' THEN id END)
+    AS covered_ids
+FROM s GROUP BY GROUPING SETS ((payer, bp_start, currency, l), (sp_key)))
+SELECT * EXCLUDE (sp_key, covered, negations, covered_ids) FROM g WHERE by_type = 1
+UNION ALL BY NAME
+SELECT 0 AS by_type,
+  coalesce(sum(negations) FILTER (WHERE covered > 0), 0) AS folded,
+  coalesce(sum(covered) FILTER (WHERE negations = 0), 0) AS unnegated,
+  count_if(covered > 1 AND covered_ids < covered) AS ties
+FROM g WHERE by_type = 0 AND sp_key IS NOT NULL"""

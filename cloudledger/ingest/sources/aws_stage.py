@@ -1,11 +1,14 @@
-"""Staging AWS billing files: one engine read per file into a temp table of the columns the
-mapping uses, with malformed records set aside (file, line, reason, raw).
+"""Reading AWS billing files: the engine relation of each file (no copy of its rows), one
+checking pass over it, and malformed records set aside (file, line, reason, raw).
 
-Every later step (validation, mapping, totals, row counts) reads the staged table, so a
-5-million-row CSV is parsed once. Records with the wrong number of fields are caught by the
-CSV reader itself (DuckDB ``store_rejects``, which gives the physical line); values that do
-not parse in their column are found afterwards with ``TRY_CAST`` and their lines located
-on that (rare) error path only.
+A file is read twice: once by ``check`` (one aggregate query: record counts, records with
+values that do not parse, the file's own totals, the Savings Plan match keys) and once by
+the mapping's INSERT, which streams it into the store. Records with the wrong number of
+fields are caught by the CSV reader itself (DuckDB ``store_rejects``, which gives the
+physical line) and skipped by both reads; values that do not parse in their column are
+counted by the check and their lines located on that (rare) error path only, after which
+the mapping reads the file without them. A zip member is unpacked to a temp file and staged
+into a temp table (the only case that copies the rows).
 """
 
 from __future__ import annotations
@@ -39,12 +42,17 @@ class Layout:
 
 @dataclass
 class Staged:
-    table: str
+    #: SQL relation of the file's records (a table function call, or a temp table)
+    source: str
     fields: Fields
     files: list[Path]
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     records: int = 0  # records read, good and bad
+    #: predicate of records set aside for a bad value: the mapping reads the rest
+    exclude: str | None = None
+    #: the check's result (``aws_mapping.check_sql``), rows as dicts
+    check: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _sql_path(p: Path) -> str:
@@ -76,29 +84,27 @@ def used_columns(fields: Fields) -> list[str]:
 
 
 def stage(store: Any, path: Path, layout: Layout) -> Staged:
-    """Read one file into a temp table; malformed records go to ``quarantined``."""
+    """The file as an engine relation, checked; malformed records go to ``quarantined``."""
     if store.is_spark:
         raise InputError("the AWS CUR readers run on the DuckDB store for now",
                          where=str(path), hint="ingest into a DuckDB store, then export")
     n = next(_ids)
-    table = f"cl_aws_stage_{n}"
     if layout.kind == "parquet":
-        return _stage_parquet(store, path, table)
+        return _stage_parquet(store, path)
     fields = Fields({c: "VARCHAR" for c in layout.columns})
-    select = ", ".join(quote(c) for c in used_columns(fields))
-    staged = Staged(table, fields, [path])
     original, path = path, _unzipped(path)
+    staged = Staged("", fields, [original])
     padding = False
     for attempt in range(2):
         rejects, scans = f"cl_aws_rejects_{n}_{attempt}", f"cl_aws_scans_{n}_{attempt}"
         opts = _csv_options(layout, layout.columns, padding=padding)
-        store.raw(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM read_csv("
-                  f"{_sql_path(path)}, {opts}, store_rejects=true, rejects_table="
-                  f"'{rejects}', rejects_scan='{scans}')")
+        checked = _check(store, fields, f"read_csv({_sql_path(path)}, {opts}, store_rejects="
+                         f"true, rejects_table='{rejects}', rejects_scan='{scans}')")
         bad = store.con.sql(
             f"SELECT line, min(error_type) AS error_type, min(error_message) AS message, "
             f"min(csv_line) AS raw FROM {rejects} GROUP BY line ORDER BY line").to_pyarrow()
-        good = _count(store, table)
+        store.raw(f"DROP TABLE IF EXISTS {rejects}; DROP TABLE IF EXISTS {scans}")
+        good = sum(r["n"] for r in checked if r["by_type"])
         short = set(bad.column("error_type").to_pylist()) == {"MISSING COLUMNS"}
         found = {m.rsplit("Found: ", 1)[-1] for m in bad.column("message").to_pylist()}
         if attempt == 0 and good == 0 and bad.num_rows and short and len(found) == 1:
@@ -112,21 +118,37 @@ def stage(store: Any, path: Path, layout: Layout) -> Staged:
             padding = True
             continue
         break
+    staged.check = checked
     staged.records = good + bad.num_rows
+    skip = ", ignore_errors=true" if bad.num_rows else ""
+    staged.source = f"read_csv({_sql_path(path)}, {opts}{skip})"
     for row in bad.to_pylist():
         staged.quarantined.append({
             "file": str(original), "line": int(row["line"]),
             "reason": f"malformed record ({str(row['error_type']).lower()}): "
                       f"{row['message']}", "raw": row["raw"]})
-    _quarantine_bad_values(store, staged, path, layout, padding, [r["line"] for r in
-                                                                   bad.to_pylist()])
+    if any(r["n_bad"] for r in checked):
+        _quarantine_bad_values(store, staged, path, layout, padding, [r["line"] for r in
+                                                                       bad.to_pylist()])
     for q in staged.quarantined:
         q["file"] = str(original)
-    if path != original:  # the engine has read the unzipped copy into the staged table
+    if path != original:  # the engine cannot read a zip: keep the records in a temp table
         import shutil
 
+        table = f"cl_aws_stage_{n}"
+        select = ", ".join(quote(c) for c in used_columns(fields))
+        store.raw(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select} FROM "
+                  f"{staged.source}")
+        staged.source = table
         shutil.rmtree(path.parent, ignore_errors=True)
     return staged
+
+
+def _check(store: Any, fields: Fields, source: str) -> list[dict[str, Any]]:
+    from cloudledger.ingest.sources.aws_mapping import check_sql
+
+    pred, _ = bad_value_sql(fields)
+    return list(store.con.sql(check_sql(fields, source, pred)).to_pyarrow().to_pylist())
 
 
 def _unzipped(path: Path) -> Path:
@@ -149,33 +171,27 @@ def _unzipped(path: Path) -> Path:
     return target
 
 
-def _stage_parquet(store: Any, path: Path, table: str) -> Staged:
+def _stage_parquet(store: Any, path: Path) -> Staged:
     desc = store.con.raw_sql(f"DESCRIBE SELECT * FROM read_parquet({_sql_path(path)})"
                              ).fetch_arrow_table()
     fields = Fields(dict(zip(desc.column("column_name").to_pylist(),
                              desc.column("column_type").to_pylist(), strict=True)))
-    select = ", ".join(quote(c) for c in used_columns(fields))
-    store.raw(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT file_row_number + 1 AS "
-              f"cl_line, {select} FROM read_parquet({_sql_path(path)}, file_row_number=true)")
-    staged = Staged(table, fields, [path])
-    staged.records = _count(store, table)
-    pred, reason = bad_value_sql(fields)
-    if pred != "FALSE":
-        bad = store.con.sql(f"SELECT cl_line AS line, {reason} AS reason, "
-                            f"CAST(to_json(t) AS VARCHAR) AS raw FROM {table} t "
-                            f"WHERE {pred} ORDER BY cl_line").to_pyarrow()
-        if bad.num_rows:
-            for row in bad.to_pylist():
-                staged.quarantined.append({"file": str(path), "line": int(row["line"]),
-                                           "reason": row["reason"], "raw": row["raw"]})
-            store.raw(f"DELETE FROM {table} WHERE {pred}")
-    store.raw(f"ALTER TABLE {table} DROP COLUMN cl_line")
+    staged = Staged(f"read_parquet({_sql_path(path)})", fields, [path])
+    staged.check = _check(store, fields, staged.source)
+    staged.records = sum(r["n"] for r in staged.check if r["by_type"])
+    if any(r["n_bad"] for r in staged.check):
+        pred, reason = bad_value_sql(fields)
+        select = ", ".join(quote(c) for c in used_columns(fields))
+        bad = store.con.sql(
+            f"SELECT cl_line AS line, {reason} AS reason, CAST(to_json(t) AS VARCHAR) AS "
+            f"raw FROM (SELECT file_row_number + 1 AS cl_line, {select} FROM read_parquet("
+            f"{_sql_path(path)}, file_row_number=true)) t WHERE {pred} ORDER BY cl_line"
+        ).to_pyarrow()
+        for row in bad.to_pylist():
+            staged.quarantined.append({"file": str(path), "line": int(row["line"]),
+                                       "reason": row["reason"], "raw": row["raw"]})
+        staged.exclude = pred
     return staged
-
-
-def _count(store: Any, table: str) -> int:
-    return int(store.con.sql(f"SELECT count(*) AS n FROM {table}").to_pyarrow()
-               .column(0)[0].as_py())
 
 
 def _text(col: str) -> str:
@@ -200,9 +216,18 @@ def bad_value_sql(fields: Fields) -> tuple[str, str]:
             continue
         target = "TIMESTAMPTZ" if name in TIME_FIELDS else MONEY if "Cost" in name or (
             "Commitment" in name or "Fee" in name) else QUANTITY
-        cond = f"({_text(col)} IS NOT NULL AND TRY_CAST({_text(col)} AS {target}) IS NULL)"
+        # CASE evaluates lazily: the common value parses at the first, cheapest test (the
+        # casts skip surrounding blanks themselves); the exact wide parse only after it
+        v = _text(col)
+        fast = (f"ends_with({col}, 'Z') AND TRY_CAST({col} AS TIMESTAMP) IS NOT NULL"
+                if target == "TIMESTAMPTZ" else
+                f"TRY_CAST({col} AS DECIMAL(18, {target.split(',')[1].strip(' )')})) IS NOT "
+                "NULL")
+        cond = (f"CASE WHEN {fast} THEN false WHEN {v} IS NULL THEN false ELSE TRY_CAST({v} "
+                f"AS {target}) IS NULL END")
         if types is not None and lit is not None:
-            cond = f"({_text(lit)} IN ({', '.join(literal(t) for t in types)}) AND {cond})"
+            is_type = " OR ".join(f"{_text(lit)} = {literal(t)}" for t in types)
+            cond = f"CASE WHEN {is_type} THEN {cond} ELSE false END"
         kind = "a timestamp" if target == "TIMESTAMPTZ" else "a number"
         checks.append((cond, f"'column {fields.column(name)} holds ' || "
                              f"to_json({_text(col)}) || ', not {kind}'"))
@@ -216,10 +241,10 @@ def bad_value_sql(fields: Fields) -> tuple[str, str]:
 def _quarantine_bad_values(store: Any, staged: Staged, path: Path, layout: Layout,
                            padding: bool, rejected_lines: list[int]) -> None:
     pred, reason = bad_value_sql(staged.fields)
-    if pred == "FALSE" or not _exists(store, staged.table, pred):
+    if pred == "FALSE":
         return
     # error path: read again in file order to learn each bad record's line
-    ordered = f"{staged.table}_ordered"
+    ordered = f"cl_aws_ordered_{next(_ids)}"
     select = ", ".join(quote(c) for c in used_columns(staged.fields))
     opts = _csv_options(layout, layout.columns, padding=padding)
     store.raw("SET preserve_insertion_order=true")
@@ -241,14 +266,9 @@ def _quarantine_bad_values(store: Any, staged: Staged, path: Path, layout: Layou
                 line += 1
         staged.quarantined.append({"file": str(path), "line": line, "reason": row["reason"],
                                    "raw": str(row["raw"]).replace(chr(31), layout.delimiter)})
-    store.raw(f"DELETE FROM {staged.table} WHERE {pred}")
+    staged.exclude = pred
     store.raw(f"DROP TABLE {ordered}")
     staged.quarantined.sort(key=lambda q: q["line"])
-
-
-def _exists(store: Any, table: str, pred: str) -> bool:
-    return bool(store.con.sql(f"SELECT count(*) AS n FROM (SELECT 1 FROM {table} WHERE "
-                              f"{pred} LIMIT 1)").to_pyarrow().column(0)[0].as_py())
 
 
 def quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
