@@ -72,6 +72,9 @@ class Frame:
     #: Rows the source set aside (file, line, reason, raw); loaded only with allow_bad_rows.
     quarantined: ir.Table | None = None
     rows_in: int | None = None
+    #: A slower, lenient re-read to try when the engine rejects a value of this frame
+    #: (e.g. the typed fast path of a CSV meets an amount that needs 38 digits).
+    fallback: Callable[[], Frame] | None = None
 
 
 @dataclass

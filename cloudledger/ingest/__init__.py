@@ -95,6 +95,15 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
     except CloudledgerError:
         raise
     except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
+        if not any(f.fallback for f in frames):
+            raise explain_engine_error(store, frames, Exception(str(e))) from e
+    # a fast path met a value it cannot take: read those files the lenient way
+    frames = [f.fallback() if f.fallback else f for f in frames]
+    try:
+        return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows)
+    except CloudledgerError:
+        raise
+    except ENGINE_ERRORS as e:
         raise explain_engine_error(store, frames, Exception(str(e))) from e
 
 

@@ -172,29 +172,36 @@ def _sql_list(files: list[Path]) -> str:
 
 def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: str = ",",
              header: bool = True, quote: str = '"', escape: str = '"',
-             null: str | None = None, strict: bool = True) -> ir.Table:
-    """All-text engine table over delimited files that share the header ``columns``.
+             null: str | None = None, strict: bool = True,
+             types: dict[str, str] | None = None,
+             nulls: tuple[str, ...] | None = None) -> ir.Table:
+    """Engine table over delimited files that share the header ``columns``: every column
+    text, except those ``types`` names (DuckDB type names) which the reader parses itself.
 
-    ``strict=False`` accepts files that mix CRLF and LF line ends (Azure exports do).
+    ``strict=False`` accepts files that mix CRLF and LF line ends (Azure exports do);
+    ``nulls`` are the spellings the reader turns into NULL.
     """
+    types = types or {}
     name = _view_name()
     if store.is_spark:
         from pyspark.sql.types import StringType, StructField, StructType
 
-        schema = StructType([StructField(c, StringType()) for c in columns])
+        schema = StructType([StructField(c, StringType()) for c in columns])  # text only
         reader = store.spark.read.option("header", header).option("sep", delimiter).option(
             "quote", quote).option("escape", escape).option("multiLine", True)
         if null is not None:
             reader = reader.option("nullValue", null)
         reader.schema(schema).csv([str(f) for f in files]).createOrReplaceTempView(name)
         return store.con.table(name)
-    cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': 'VARCHAR'"
+    cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': '{types.get(c, 'VARCHAR')}'"
                            for c in columns) + "}"
     opts = (f"header={str(header).lower()}, auto_detect=false, columns={cols}, "
             f"delim='{delimiter}', quote='{quote}', escape='{escape}', "
             f"filename='x_cl_file'")
     if null is not None:
         opts += f", nullstr='{null}'"
+    elif nulls:
+        opts += ", nullstr=[" + ", ".join(f"'{n}'" for n in nulls) + "]"
     if not strict:
         opts += ", strict_mode=false"
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_csv("

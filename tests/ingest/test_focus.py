@@ -274,3 +274,22 @@ def test_pre_1_0_file_names_the_renames(store: Store, shared_data: Path) -> None
     with pytest.raises(FormatError, match="ChargeType became ChargeCategory"):
         ingest(store, [shared_data / "focus/validator-fixtures/all_pass_0.5.csv"],
                fmt="focus")
+
+
+def test_amounts_beyond_the_fast_path_load_exactly(store: Store, shared_data: Path,
+                                                   tmp_path: Path) -> None:
+    """The CSV fast path parses amounts as 18-digit decimals; a larger amount makes the load
+    fall back to the exact 38-digit text path, with the same result."""
+    lines = (shared_data / SAMPLE).read_text().splitlines(keepends=True)
+    i_cost = lines[0].split(",").index('"BilledCost"')
+    fields = lines[1].split(",")
+    fields[i_cost] = "123456789012.123456789012"
+    path = tmp_path / "big.csv"
+    path.write_text(lines[0] + ",".join(fields) + "".join(lines[2:]))
+    [report] = ingest(store, [path])
+    assert report.rows == 1000 and all(r.ok for r in report.reconciliation)
+    expected = raw_sum(path, "BilledCost")
+    assert store.execute(store.focus.BilledCost.sum()).as_py() == expected.quantize(
+        Decimal("0.000000000001"))
+    assert store.execute(store.focus.BilledCost.max()).as_py() == Decimal(
+        "123456789012.123456789012")

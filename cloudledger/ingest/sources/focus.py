@@ -89,9 +89,16 @@ def focus_totals(raw: ir.Table) -> ir.Table:
         BillingCurrency=text(raw.BillingCurrency)).aggregate(**metrics)
 
 
+#: The CSV fast path: the reader itself parses amounts as int64-backed decimals and
+#: quantities as doubles (no text columns to build and cast). An amount it cannot take
+#: (>= 1e6, or not a number) fails the load, which is then retried on the all-text path.
+FAST_TYPES = {"decimal": "DECIMAL(18,12)", "quantity": "DOUBLE"}
+NULL_SPELLINGS = ("NULL", "")
+
+
 @register("focus", "FOCUS 1.0-1.3 CSV (plain, gz, zstd) or Parquet, from any provider",
           detect=looks_like_focus, priority=10)
-def read(store: Any, paths: list[Path], options: Options) -> Frame:
+def read(store: Any, paths: list[Path], options: Options, *, fast: bool = True) -> Frame:
     versions, warnings = set(), []
     csvs = [p for p in paths if not fs.is_parquet(p)]
     parquets = [p for p in paths if fs.is_parquet(p)]
@@ -108,12 +115,16 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
                                   hint="ingest files with different columns separately")
             header = cols
     tables = []
+    fast = fast and bool(csvs) and not store.is_spark
     if csvs:
         assert header is not None
-        tables.append(fs.read_csv(store, csvs, header))
+        types = {c: FAST_TYPES[focus.BY_NAME[c].kind] for c in header
+                 if c in focus.BY_NAME and focus.BY_NAME[c].kind in FAST_TYPES} if fast else {}
+        tables.append(fs.read_csv(store, csvs, header, types=types,
+                                  nulls=NULL_SPELLINGS if fast else None))
     if parquets:
         tables.append(fs.read_parquet(store, parquets))
-    frames = [Frame("focus", paths, focus_rows(t), focus_totals(t)) for t in tables]
-    rows = union_all([f.rows for f in frames])
-    totals = union_all([f.totals for f in frames])
-    return Frame("focus", paths, rows, totals, version=max(versions), warnings=warnings)
+    rows = union_all([focus_rows(t) for t in tables])
+    totals = union_all([focus_totals(t) for t in tables])
+    return Frame("focus", paths, rows, totals, version=max(versions), warnings=warnings,
+                 fallback=(lambda: read(store, paths, options, fast=False)) if fast else None)
