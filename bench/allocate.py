@@ -23,17 +23,18 @@ from typing import Any
 
 def run_isolated(code: str) -> dict[str, Any]:
     """Run ``code`` (printing one JSON object) in a fresh interpreter; add its peak RSS."""
-    import resource
     import subprocess
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # the child reports its own peak (RUSAGE_CHILDREN is a max over every child so far)
+    code += ("\nimport resource as _r, json as _j\n"
+             "print(_j.dumps({'kb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss}))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out["peak_rss_mb"] = peak / 1024 if peak > before else float("nan")
+    lines = proc.stdout.strip().splitlines()
+    out: dict[str, Any] = json.loads(lines[-2])
+    out["peak_rss_mb"] = json.loads(lines[-1])["kb"] / 1024
     return out
 
 TEAMS = [f"team-{i:02d}" for i in range(40)]

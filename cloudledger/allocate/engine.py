@@ -14,8 +14,10 @@ Steps (each an engine query; only aggregates come back to Python):
 5. conservation: per billing period and currency, the four cost metrics of the new table
    equal focus to 1e-6, else ``RunError`` and nothing is written.
 
-DuckDB runs it all in one transaction (``CREATE``, ``INSERT``/``DELETE`` per pool,
-``RENAME``); Spark builds the next table, then swaps it in.
+Shared pools are split at the pool grain (``GRAIN``): their rows are summed first, so a
+pool costs (groups x recipients) rows, not (rows x recipients). Both engines build the next
+table, check it, then swap it in (DuckDB: ``DROP`` + ``RENAME`` in one transaction; the
+next table is dropped on any error).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from decimal import Decimal
 
 from cloudledger.allocate import pools as P
 from cloudledger.allocate.rules import META, label_sql
-from cloudledger.allocate.sql import Runner, lit, q, tag_keys
+from cloudledger.allocate.sql import MONEY, SHARE_TYPE, Runner, lit, q, tag_keys
 from cloudledger.config import IDLE, SHARED, UNALLOCATED, Settings, SharedPool, pool_order
 from cloudledger.errors import InputError, RunError
 from cloudledger.focus import COST_METRICS
@@ -35,6 +37,12 @@ from cloudledger.store import Store
 
 TOLERANCE = Decimal("0.000001")
 NEXT = "allocated__next"
+POOLED = "allocate__pooled"
+#: The grain shared pools are split at: their rows are summed per these columns (with the
+#: owner dimensions and the allocation rule), per-resource columns become NULL, the charge
+#: period spans the group's (MIN start, MAX end).
+GRAIN = ("BillingPeriodStart", "BillingPeriodEnd", "BillingCurrency", "BillingAccountId",
+         "ProviderName", "ServiceName", "ServiceCategory", "ChargeCategory")
 #: Test seam: called just before the new table replaces the old one.
 def _nothing() -> None:
     return None
@@ -155,33 +163,119 @@ def _seen_keys(run: Runner) -> list[str]:
 # ------------------------------------------------------------------ the run
 class _Target:
     """The table being built: DuckDB edits it in place inside a transaction; Spark replaces
-    it with a new table per step."""
+    it with a new table per step. ``NEXT`` holds the row-level rows; ``POOLED`` the shared
+    pools' rows at the pool grain (``GRAIN``), split there and appended to ``NEXT`` last."""
 
     def __init__(self, run: Runner, settings: Settings, focus_columns: list[str]):
         self.run = run
         self.settings = settings
         self.columns = focus_columns
         self.all = [*focus_columns, *settings.owners.dimensions, *META]
+        self.pooled = False
 
-    def split(self, where: str, shares: list[P.ShareRow], group: str | None = None) -> None:
+    def split(self, where: str, shares: list[P.ShareRow], group: str | None = None,
+              table: str = NEXT) -> None:
         if not shares:
             return
-        source = f"SELECT * FROM {q(NEXT)} WHERE {where}"
+        source = f"SELECT * FROM {q(table)} WHERE {where}"
         self.run.register(P.SHARES, P.shares_table(self.settings, shares))
         sql = P.split_sql(self.settings, self.columns, source, group)
         cols = ", ".join(q(c) for c in self.all)
         if self.run.spark is None:
-            self.run.exec(f"INSERT INTO {q(NEXT)} ({cols}) SELECT {cols} FROM ({sql}) AS s")
-            self.run.exec(f"DELETE FROM {q(NEXT)} WHERE {where}")
+            self.run.exec(f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM ({sql}) AS s")
+            self.run.exec(f"DELETE FROM {q(table)} WHERE {where}")
+        else:
+            keep = f"SELECT {cols} FROM {q(table)} WHERE NOT COALESCE({where}, FALSE)"
+            self.run.create(table + "_step", f"{keep} UNION ALL SELECT {cols} FROM ({sql}) AS s")
+            self.run.rename(table + "_step", table)
+        self.run.unregister(P.SHARES)
+
+    def _remove(self, table: str, where: str) -> None:
+        if self.run.spark is None:
+            self.run.exec(f"DELETE FROM {q(table)} WHERE {where}")
             return
-        keep = f"SELECT {cols} FROM {q(NEXT)} WHERE NOT COALESCE({where}, FALSE)"
-        self.run.create(NEXT + "_step", f"{keep} UNION ALL SELECT {cols} FROM ({sql}) AS s")
-        self.run.rename(NEXT + "_step", NEXT)
+        cols = ", ".join(q(c) for c in self.all)
+        self.run.create(table + "_step", f"SELECT {cols} FROM {q(table)} "
+                                         f"WHERE NOT COALESCE({where}, FALSE)")
+        self.run.rename(table + "_step", table)
+
+    def _aggregate(self, where: str, pool: str | None) -> str:
+        """SELECT of the ``NEXT`` rows matching ``where`` at the pool grain, in ``all``'s
+        column order (pending in ``pool`` when given, else keeping kind and pool)."""
+        dims = self.settings.owners.dimensions
+        keys = {*GRAIN, *dims, "x_AllocationRule"}
+        if pool is None:
+            keys |= {"x_AllocationKind", "x_AllocationPool"}
+        cols, group = [], []
+        for i, c in enumerate(self.all):
+            if c in keys:
+                cols.append(q(c))
+                group.append(str(i + 1))
+            elif c in COST_METRICS:
+                cols.append(f"CAST(SUM({q(c)}) AS {MONEY}) AS {q(c)}")
+            elif c == "ChargePeriodStart":
+                cols.append(f"MIN({q(c)}) AS {q(c)}")
+            elif c == "ChargePeriodEnd":
+                cols.append(f"MAX({q(c)}) AS {q(c)}")
+            elif c == "x_AllocationKind":
+                cols.append(f"{lit(P.PENDING)} AS {q(c)}")
+            elif c == "x_AllocationPool":
+                cols.append(f"{lit(pool)} AS {q(c)}")
+            elif c == "x_AllocationShare":
+                cols.append(f"CAST(1 AS {SHARE_TYPE}) AS {q(c)}")
+            else:
+                cols.append(f"NULL AS {q(c)}")
+        return (f"SELECT {', '.join(cols)} FROM {q(NEXT)} WHERE {where} "
+                f"GROUP BY {', '.join(group)}")
+
+    def pool(self, where: str, pool: str | None = None) -> None:
+        """Move the ``NEXT`` rows matching ``where`` to ``POOLED``, aggregated."""
+        if not self.pooled:
+            cols = ", ".join(q(c) for c in self.all)
+            if self.run.spark is None:
+                self.run.exec(f"CREATE OR REPLACE TEMP TABLE {q(POOLED)} AS SELECT {cols} "
+                              f"FROM {q(NEXT)} LIMIT 0")
+            else:
+                self.run.create(POOLED, f"SELECT {cols} FROM {q(NEXT)} LIMIT 0")
+            self.pooled = True
+        self.run.exec(f"INSERT INTO {q(POOLED)} {self._aggregate(where, pool)}")
+        self._remove(NEXT, where)
 
     def mark(self, where: str, pool: str) -> None:
-        """Turn rows a chained pool takes into its pending rows (DuckDB only)."""
-        self.run.exec(f"UPDATE {q(NEXT)} SET \"x_AllocationKind\" = {lit(P.PENDING)}, "
-                      f"\"x_AllocationPool\" = {lit(pool)} WHERE {where}")
+        """Turn ``POOLED`` rows a chained pool takes into its pending rows."""
+        if self.run.spark is None:
+            self.run.exec(f"UPDATE {q(POOLED)} SET \"x_AllocationKind\" = {lit(P.PENDING)}, "
+                          f"\"x_AllocationPool\" = {lit(pool)} WHERE {where}")
+            return
+        cols = []
+        for c in self.all:
+            if c in ("x_AllocationKind", "x_AllocationPool"):
+                new = lit(P.PENDING) if c == "x_AllocationKind" else lit(pool)
+                cols.append(f"CASE WHEN COALESCE({where}, FALSE) THEN {new} ELSE {q(c)} END "
+                            f"AS {q(c)}")
+            else:
+                cols.append(q(c))
+        self.run.create(POOLED + "_step", f"SELECT {', '.join(cols)} FROM {q(POOLED)}")
+        self.run.rename(POOLED + "_step", POOLED)
+
+    def both(self) -> str:
+        """Rows of ``NEXT`` and ``POOLED`` (a FROM item)."""
+        cols = ", ".join(q(c) for c in self.all)
+        if not self.pooled:
+            return q(NEXT)
+        return (f"(SELECT {cols} FROM {q(NEXT)} UNION ALL SELECT {cols} FROM {q(POOLED)}) "
+                f"AS b")
+
+    def finish(self) -> None:
+        """Append the split pool rows to ``NEXT``."""
+        if not self.pooled:
+            return
+        cols = ", ".join(q(c) for c in self.all)
+        self.run.exec(f"INSERT INTO {q(NEXT)} ({cols}) SELECT {cols} FROM {q(POOLED)}"
+                      if self.run.spark is None else
+                      f"INSERT INTO {q(NEXT)} SELECT {cols} FROM {q(POOLED)}")
+        self.run.drop(POOLED)
+        self.pooled = False
 
 
 def _totals(run: Runner, table: str) -> dict[tuple[str, str], dict[str, Decimal]]:
@@ -200,22 +294,25 @@ def allocate(store: Store, settings: Settings) -> AllocationResult:
     focus_columns = run.columns("focus")
     target = _Target(run, settings, focus_columns)
     spark = run.spark is not None
-    if not spark:
-        run.exec("BEGIN TRANSACTION")
+    begun = False
     try:
+        # the next table is built outside a transaction (a large transaction's COMMIT
+        # rewrites every row); only the swap is one transaction
         run.create(NEXT, label_sql(run, settings, focus_columns))
         _run_steps(run, settings, target)
         result = _check(run, settings)
+        if not spark:
+            run.exec("BEGIN TRANSACTION")
+            begun = True
         before_commit()
         run.rename(NEXT, "allocated")
         if not spark:
             run.exec("COMMIT")
     except BaseException:
-        if not spark:
+        if begun:
             run.exec("ROLLBACK")
-        else:
-            run.drop(NEXT)
-            run.drop(NEXT + "_step")
+        for name in (NEXT, NEXT + "_step", POOLED, POOLED + "_step"):
+            run.drop(name)
         raise
     return result
 
@@ -230,27 +327,34 @@ def _run_steps(run: Runner, settings: Settings, target: _Target) -> None:
     keys = P.pending_keys(run, NEXT, where)
     if keys:
         target.split(where, P.idle_shares(run, settings, NEXT, keys))
+    pending = f"(\"x_AllocationKind\" = {lit(P.PENDING)})"
+    if P.pending_keys(run, NEXT, pending):
+        target.pool(pending)
     for pool in pool_order(settings):
         _run_pool(run, settings, target, pool)
+    target.finish()
 
 
 def _run_pool(run: Runner, settings: Settings, target: _Target, pool: SharedPool) -> None:
     where = P.pending(pool.name)
     if pool.match.owner:
         taken = P.chained_match(settings, pool)
-        keys = P.pending_keys(run, NEXT, taken)
+        keys = P.pending_keys(run, target.both(), taken)
         if not keys:
             return
+        # drivers before the taken rows move: the same as taking them in place
         shares = P.pool_shares(run, settings, NEXT, pool, keys)
-        if run.spark is None:
+        if target.pooled:
             target.mark(taken, pool.name)
-            target.split(where, shares)
-        else:
-            target.split(taken, shares)
+        if P.pending_keys(run, NEXT, taken):
+            target.pool(taken, pool.name)
+        target.split(where, shares, table=POOLED)
         return
-    keys = P.pending_keys(run, NEXT, where)
+    if not target.pooled:
+        return
+    keys = P.pending_keys(run, POOLED, where)
     if keys:
-        target.split(where, P.pool_shares(run, settings, NEXT, pool, keys))
+        target.split(where, P.pool_shares(run, settings, NEXT, pool, keys), table=POOLED)
 
 
 def _check(run: Runner, settings: Settings) -> AllocationResult:

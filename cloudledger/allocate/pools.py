@@ -96,11 +96,16 @@ def split_exact(key: Key, recipients: list[Recipient], rule: str,
 
 
 # ------------------------------------------------------------------ drivers
+def source(table: str) -> str:
+    """A FROM item: a table name, or a parenthesized subquery with its alias."""
+    return table if table.startswith("(") else q(table)
+
+
 def pending_keys(run: Runner, table: str, where: str, group: str | None = None) -> list[Key]:
     g = f", CAST({q(group)} AS VARCHAR) AS g" if group else ", NULL AS g"
     rows = run.fetch(
         f"SELECT CAST(\"BillingPeriodStart\" AS VARCHAR) AS p, \"BillingCurrency\" AS c{g}, "
-        f"CAST(MAX(\"BillingPeriodEnd\") AS VARCHAR) AS e FROM {q(table)} WHERE {where} "
+        f"CAST(MAX(\"BillingPeriodEnd\") AS VARCHAR) AS e FROM {source(table)} WHERE {where} "
         f"GROUP BY 1, 2, 3")
     return sorted((Key(r["p"], r["c"], r["g"], r["e"]) for r in rows),
                   key=lambda k: (k.period, k.currency, k.group or ""))

@@ -1,5 +1,6 @@
 """Conservation under hypothesis-generated cost tables and rule sets: every source row's
-parts add up to it exactly, and every period/currency total matches focus."""
+parts add up to it exactly (pooled rows: per pool grain), and every period/currency total
+matches focus."""
 
 from __future__ import annotations
 
@@ -60,12 +61,19 @@ def test_conservation(rows: list[dict[str, Any]], rules: list[dict[str, Any]],
                                   "shared": unique_names(pools, "p")})
         result = allocate(store, settings)
         assert all(c.difference == 0 for c in result.conservation)
+        # row-level parts (x_SourceRowId) and pool parts (the pool grain) add up exactly
         per_row = store.con.sql(
-            "SELECT a.x_SourceRowId AS id, SUM(a.BilledCost) AS b, SUM(a.EffectiveCost) AS e, "
-            "ANY_VALUE(f.BilledCost) AS fb, ANY_VALUE(f.EffectiveCost) AS fe FROM allocated a "
-            "JOIN (SELECT rowid AS id, * FROM focus) f ON a.x_SourceRowId = f.id GROUP BY 1"
+            "WITH a AS (SELECT COALESCE(CAST(x_SourceRowId AS VARCHAR), 'pool') AS id, "
+            "BillingPeriodStart AS p, BillingCurrency AS c, ServiceName AS s, BilledCost, "
+            "EffectiveCost FROM allocated), f AS (SELECT CASE WHEN rowid IN (SELECT "
+            "x_SourceRowId FROM allocated) THEN CAST(rowid AS VARCHAR) ELSE 'pool' END AS id, "
+            "BillingPeriodStart AS p, BillingCurrency AS c, ServiceName AS s, BilledCost, "
+            "EffectiveCost FROM focus), fa AS (SELECT id, p, c, s, SUM(BilledCost) AS fb, "
+            "SUM(EffectiveCost) AS fe, COUNT(*) AS n FROM f GROUP BY ALL), aa AS (SELECT id, p, "
+            "c, s, SUM(BilledCost) AS b, SUM(EffectiveCost) AS e FROM a GROUP BY ALL) "
+            "SELECT fa.*, aa.b, aa.e FROM fa FULL JOIN aa USING (id, p, c, s)"
         ).to_pyarrow().to_pylist()
-        assert len(per_row) == len(rows)
+        assert sum(r["n"] for r in per_row) == len(rows)
         for r in per_row:
             assert r["b"] == r["fb"] and r["e"] == r["fe"]
         owners = store.con.sql("SELECT COUNT(*) FROM allocated WHERE team IS NULL"

@@ -189,14 +189,15 @@ def test_splitting_money_is_exact_and_the_largest_takes_the_rest(store: Store) -
     make_focus(store, [
         frow("2026-05", "1", tags={"team": "a"}), frow("2026-05", "1", tags={"team": "b"}),
         frow("2026-05", "2", tags={"team": "c"}),
-        frow("2026-05", "0.000000000010", service="Support", billed="100.000000000001"),
-        frow("2026-05", "-33.333333333334", service="Support")])
+        frow("2026-05", "0.000000000010", service="Support", billed="100.000000000001",
+             BillingAccountId="billing-2"),
+        frow("2026-05", "-33.333333333334", service="Support", BillingAccountId="billing-3")])
     allocate(store, settings_from({"shared": [{"name": "s", "match": {"service": "Support"}}]}))
     rows = store.con.sql(
-        "SELECT x_SourceRowId AS id, team, BilledCost AS b, EffectiveCost AS e, "
+        "SELECT BillingAccountId AS id, team, BilledCost AS b, EffectiveCost AS e, "
         "x_AllocationShare AS s FROM allocated WHERE x_AllocationPool = 's' ORDER BY id, team"
     ).to_pyarrow().to_pylist()
-    by_source: dict[int, list[dict[str, Any]]] = {}
+    by_source: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_source.setdefault(r["id"], []).append(r)
     sums = sorted(sum((r["b"] for r in v), Decimal(0)) for v in by_source.values())
