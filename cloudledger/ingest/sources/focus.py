@@ -98,7 +98,12 @@ NULL_SPELLINGS = ("NULL", "")
 
 @register("focus", "FOCUS 1.0-1.3 CSV (plain, gz, zstd) or Parquet, from any provider",
           detect=looks_like_focus, priority=10)
-def read(store: Any, paths: list[Path], options: Options, *, fast: bool = True) -> Frame:
+def read(store: Any, paths: list[Path], options: Options) -> Frame:
+    return read_focus(store, paths, fast=True)
+
+
+def read_focus(store: Any, paths: list[Path], *, fast: bool) -> Frame:
+    """FOCUS rows and totals of ``paths``; ``fast`` reads CSV amounts typed (see above)."""
     versions, warnings = set(), []
     csvs = [p for p in paths if not fs.is_parquet(p)]
     parquets = [p for p in paths if fs.is_parquet(p)]
@@ -127,4 +132,4 @@ def read(store: Any, paths: list[Path], options: Options, *, fast: bool = True) 
     rows = union_all([focus_rows(t) for t in tables])
     totals = union_all([focus_totals(t) for t in tables])
     return Frame("focus", paths, rows, totals, version=max(versions), warnings=warnings,
-                 fallback=(lambda: read(store, paths, options, fast=False)) if fast else None)
+                 fallback=(lambda: read_focus(store, paths, fast=False)) if fast else None)
