@@ -88,9 +88,10 @@ def settings_data() -> dict[str, object]:
         rules.append({"name": f"acct-{i}", "match": {"account": f"acct-{i}",
                                                      "service": SERVICES[i]},
                       "set": {"cost_center": f"CC-{i}"}})
-    splits = [("proportional", {}), ("even", {}), ("fixed", {"percentages": {
-        TEAMS[0]: 50, TEAMS[1]: 25, TEAMS[2]: 25}}), ("proportional", {"to": TEAMS[:10]}),
-        ("even", {"to": TEAMS[5:20]})]
+    fixed = {"percentages": {TEAMS[0]: 50, TEAMS[1]: 25, TEAMS[2]: 25}}
+    splits: list[tuple[str, dict[str, Any]]] = [
+        ("proportional", {}), ("even", {}), ("fixed", fixed),
+        ("proportional", {"to": TEAMS[:10]}), ("even", {"to": TEAMS[5:20]})]
     shared = [{"name": f"pool-{i}", "match": {"service": SERVICES[35 + i]}, "split": s, **extra}
               for i, (s, extra) in enumerate(splits)]
     return {"rules": rules, "shared": shared}

@@ -73,7 +73,8 @@ def split_exact(key: Key, recipients: list[Recipient], rule: str,
     """Exact cumulative shares of the recipients with a positive driver, else ``fallback``."""
     # the largest share last: it takes the sub-micro rest of each row (see split_sql)
     live = sorted((r for r in recipients if r.driver is not None and r.driver > 0),
-                  key=lambda r: (r.driver, r.sort or tuple(sorted(r.owner.items()))))
+                  key=lambda r: (r.driver, r.sort or tuple(
+                      sorted(r.owner.items()))))  # type: ignore[arg-type]
     with decimal.localcontext() as ctx:
         ctx.prec = 60
         total = sum((r.driver for r in live if r.driver is not None), Decimal(0))
