@@ -310,25 +310,30 @@ class Store:
                 hint="the load was rolled back; report this file as a bug with "
                      "`cloudledger ingest --dry-run`'s output")
         self._record_source_totals(ingest_id, recon)
-        totals: dict[str, str] = {}
-        for rec in recon:
-            if rec.metric == "BilledCost":
-                prior = Decimal(totals.get(rec.currency, "0"))
-                totals[rec.currency] = str(prior + rec.store_total)
-        log = ibis.memtable(pa.table({
-            "ingest_id": [ingest_id], "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
-            "source": [frame.source], "files": [json.dumps([str(p) for p in frame.files])],
-            "sha256": [json.dumps([sha256_of(p) for p in frame.files if p.is_file()])],
-            "rows": [rows], "rows_quarantined": [quarantined], "rows_replaced": [rows_replaced],
-            "totals": [json.dumps(totals)], "focus_version": [frame.version],
-            "outcome": ["restated" if rows_replaced else "loaded"]}))
-        self.con.insert("ingest_log", log.cast(LOG_SCHEMA))
+        self._log(frame, ingest_id, rows, quarantined, rows_replaced, recon)
         return LoadReport(
             ingest_id=ingest_id, source=frame.source, files=[str(p) for p in frame.files],
             rows=rows, rows_replaced=rows_replaced, rows_quarantined=quarantined,
             version=frame.version, dry_run=dry_run, reconciliation=recon,
             replaced_totals={r["BillingCurrency"]: r["billed"] for r in replaced},
             warnings=frame.warnings)
+
+    def _log(self, frame: Frame, ingest_id: int, rows: int, quarantined: int,
+             rows_replaced: int, recon: list[Reconciliation]) -> None:
+        """One ingest_log row: files, sha256, rows, BilledCost per currency, outcome."""
+        totals: dict[str, Decimal] = {}
+        for rec in recon:
+            if rec.metric == "BilledCost":
+                totals[rec.currency] = totals.get(rec.currency, Decimal(0)) + rec.store_total
+        log = ibis.memtable(pa.table({
+            "ingest_id": [ingest_id], "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
+            "source": [frame.source], "files": [json.dumps([str(p) for p in frame.files])],
+            "sha256": [json.dumps([sha256_of(p) for p in frame.files if p.is_file()])],
+            "rows": [rows], "rows_quarantined": [quarantined], "rows_replaced": [rows_replaced],
+            "totals": [json.dumps({k: str(v) for k, v in totals.items()})],
+            "focus_version": [frame.version],
+            "outcome": ["restated" if rows_replaced else "loaded"]}))
+        self.con.insert("ingest_log", log.cast(LOG_SCHEMA))
 
     def _record_source_totals(self, ingest_id: int, recon: list[Reconciliation]) -> None:
         if not recon:
@@ -357,6 +362,7 @@ class Store:
         keys = new.select(*KEY).distinct()
         old = self.focus.semi_join(keys, list(KEY))
         rows_replaced = int(self.execute(old.count()).as_py())
+        rows = int(self.execute(new.count()).as_py())
         recon = reconcile_frame(self, new, frame.totals)
         bad = [r for r in recon if not r.ok]
         if bad or dry_run:
@@ -370,17 +376,8 @@ class Store:
             self.con.drop_table("focus")
             self.raw("ALTER TABLE focus__next RENAME TO focus")
             self.con.drop_table("focus__incoming")
-            log = ibis.memtable(pa.table({
-                "ingest_id": [ingest_id],
-                "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
-                "source": [frame.source], "files": [json.dumps([str(p) for p in frame.files])],
-                "sha256": [json.dumps([sha256_of(p) for p in frame.files if p.is_file()])],
-                "rows": [0], "rows_quarantined": [0], "rows_replaced": [rows_replaced],
-                "totals": ["{}"], "focus_version": [frame.version],
-                "outcome": ["restated" if rows_replaced else "loaded"]}))
-            self.con.insert("ingest_log", log.cast(LOG_SCHEMA))
-        rows = int(self.execute(self.focus.filter(
-            self.focus[focus.INGEST_COLUMN] == ingest_id).count()).as_py())
+            self._record_source_totals(ingest_id, recon)
+            self._log(frame, ingest_id, rows, 0, rows_replaced, recon)
         return LoadReport(
             ingest_id=ingest_id, source=frame.source, files=[str(p) for p in frame.files],
             rows=rows, rows_replaced=rows_replaced, rows_quarantined=0, version=frame.version,

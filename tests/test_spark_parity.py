@@ -45,6 +45,9 @@ def test_spark_load_and_aggregate_match_duckdb(
     assert again.rows_replaced == 1000
     assert totals(sparky) == expected
     # the report queries run unchanged on both backends
+    log = sparky.ingest_log().to_pylist()
+    assert [r["rows"] for r in log] == [1000, duck.ingest_log().to_pylist()[1]["rows"], 1000]
+    assert log[-1]["outcome"] == "restated" and log[0]["totals"] == '{"USD": "20.520226728990"}'
     for by in ("service", "month", "provider"):  # ties may come in any order
         assert sorted(by_dimension(sparky, by).to_pylist(), key=str) == sorted(
             by_dimension(duck, by).to_pylist(), key=str)
