@@ -74,6 +74,7 @@ COLUMNS = {
     "pricing/publicOnDemandRate": "od::VARCHAR",
     "pricing/term": "CASE WHEN lit = 'DiscountedUsage' THEN 'Reserved' ELSE 'OnDemand' END",
     "pricing/unit": "'Hrs'", "pricing/RateCode": "'RC.' || (j % 97)::VARCHAR",
+    "pricing/RateId": "(j % 9973)::VARCHAR",
     "reservation/ReservationARN": "CASE WHEN lit IN ('DiscountedUsage', 'RIFee') THEN "
                                   "'arn:aws:ec2:us-east-1:012345678901:reserved-instances/ri-' "
                                   "|| (j % 20)::VARCHAR ELSE '' END",
