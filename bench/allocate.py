@@ -25,9 +25,12 @@ def run_isolated(code: str) -> dict[str, Any]:
     """Run ``code`` (printing one JSON object) in a fresh interpreter; add its peak RSS."""
     import subprocess
 
-    # the child reports its own peak (RUSAGE_CHILDREN is a max over every child so far)
-    code += ("\nimport resource as _r, json as _j\n"
-             "print(_j.dumps({'kb': _r.getrusage(_r.RUSAGE_SELF).ru_maxrss}))\n")
+    # the child reports its own high-water mark from /proc: ru_maxrss survives fork+exec on
+    # Linux, so it would show the generator's peak in this (parent) process
+    code += ("\nimport json as _j\n"
+             "_kb = [int(x.split()[1]) for x in open('/proc/self/status') "
+             "if x.startswith('VmHWM:')][0]\n"
+             "print(_j.dumps({'kb': _kb}))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
     if proc.returncode:
