@@ -33,9 +33,9 @@ from cloudledger.allocate.sql import MONEY, SHARE_TYPE, Runner, lit, q, tag_keys
 from cloudledger.config import IDLE, SHARED, UNALLOCATED, Settings, SharedPool, pool_order
 from cloudledger.errors import InputError, RunError
 from cloudledger.focus import COST_METRICS
+from cloudledger.reconcile import RECONCILE_TOLERANCE
 from cloudledger.store import Store
 
-TOLERANCE = Decimal("0.000001")
 NEXT = "allocated__next"
 POOLED = "allocate__pooled"
 #: The grain shared pools are split at: their rows are summed per these columns (with the
@@ -65,7 +65,7 @@ class Conservation:
 
     @property
     def ok(self) -> bool:
-        return abs(self.difference) <= TOLERANCE
+        return abs(self.difference) <= RECONCILE_TOLERANCE
 
 
 @dataclass
