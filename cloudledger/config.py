@@ -108,7 +108,9 @@ class Commitments(Strict):
 
 class Kubernetes(Strict):
     """Rows split by a Kubernetes cost tool (OpenCost, EKS split cost allocation) carry the
-    namespace in AllocatedTags; idle capacity rows are named ``__idle__``."""
+    namespace in AllocatedTags (``namespace_keys``), or, from OpenCost, in SubAccountId
+    (SubAccountType ``Kubernetes Namespace``) and ``x_Namespace``; idle capacity rows are
+    named ``__idle__`` and are shared within their cluster (BillingAccountId)."""
 
     idle: Literal["share", "keep"] = "share"
     #: namespace -> owner values, e.g. checkout: {team: payments}

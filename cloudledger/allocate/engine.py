@@ -9,7 +9,8 @@ Steps (each an engine query; only aggregates come back to Python):
 1. label (``rules.label_sql``): owner values from tags, Kubernetes and rules; kinds; pool
    claims. Written as the next ``allocated`` table.
 2. commitments: purchases follow the usage their commitment covered (by EffectiveCost).
-3. Kubernetes idle: shared to namespaces by their cost (``kubernetes.idle: share``).
+3. Kubernetes idle: shared to the namespaces of the same cluster (BillingAccountId) by
+   their cost (``kubernetes.idle: share``).
 4. shared pools, in run order (``config.pool_order``).
 5. conservation: per billing period and currency, the four cost metrics of the new table
    equal focus to 1e-6, else ``RunError`` and nothing is written.
@@ -324,9 +325,9 @@ def _run_steps(run: Runner, settings: Settings, target: _Target) -> None:
         target.split(where, P.commitment_shares(run, settings, NEXT, keys),
                      "CommitmentDiscountId")
     where = P.pending(P.K8S_IDLE)
-    keys = P.pending_keys(run, NEXT, where)
+    keys = P.pending_keys(run, NEXT, where, P.IDLE_GROUP)
     if keys:
-        target.split(where, P.idle_shares(run, settings, NEXT, keys))
+        target.split(where, P.idle_shares(run, settings, NEXT, keys), P.IDLE_GROUP)
     pending = f"(\"x_AllocationKind\" = {lit(P.PENDING)})"
     if P.pending_keys(run, NEXT, pending):
         target.pool(pending)

@@ -97,13 +97,18 @@ def split_exact(key: Key, recipients: list[Recipient], rule: str,
 
 
 # ------------------------------------------------------------------ drivers
+def group_sql(column: str, prefix: str = "") -> str:
+    """The text a split group is keyed by ('' for NULL, so no row falls out of a join)."""
+    return f"COALESCE(CAST({prefix}{q(column)} AS VARCHAR), '')"
+
+
 def source(table: str) -> str:
     """A FROM item: a table name, or a parenthesized subquery with its alias."""
     return table if table.startswith("(") else q(table)
 
 
 def pending_keys(run: Runner, table: str, where: str, group: str | None = None) -> list[Key]:
-    g = f", CAST({q(group)} AS VARCHAR) AS g" if group else ", NULL AS g"
+    g = f", {group_sql(group)} AS g" if group else ", NULL AS g"
     rows = run.fetch(
         f"SELECT CAST(\"BillingPeriodStart\" AS VARCHAR) AS p, \"BillingCurrency\" AS c{g}, "
         f"CAST(MAX(\"BillingPeriodEnd\") AS VARCHAR) AS e FROM {source(table)} WHERE {where} "
@@ -175,7 +180,7 @@ def _by_owner(run: Runner, settings: Settings, table: str, where: str, group: st
               extra: tuple[str, ...] = ()) -> dict[tuple[str, str, str | None], list[
                   dict[str, Any]]]:
     dims = [q(d) for d in settings.owners.dimensions]
-    g = f"CAST({q(group)} AS VARCHAR)" if group else "NULL"
+    g = group_sql(group) if group else "NULL"
     cols = ", ".join(dims + [q(c) for c in extra])
     rows = run.fetch(
         f"SELECT CAST(\"BillingPeriodStart\" AS VARCHAR) AS _p, \"BillingCurrency\" AS _c, "
@@ -207,17 +212,23 @@ def commitment_shares(run: Runner, settings: Settings, table: str, keys: list[Ke
     return out
 
 
+#: Kubernetes idle is shared within its cluster: OpenCost's BillingAccountId is the cluster
+#: (for EKS split cost allocation, the AWS account that runs the clusters).
+IDLE_GROUP = "BillingAccountId"
+
+
 def idle_shares(run: Runner, settings: Settings, table: str, keys: list[Key]
                 ) -> list[ShareRow]:
-    """Kubernetes idle cost, proportional to the namespaces' direct cost."""
+    """Kubernetes idle cost, proportional to the namespaces' direct cost in the same
+    billing period, currency and cluster (``IDLE_GROUP``); keys carry the group."""
     dims = settings.owners.dimensions
     by = _by_owner(run, settings, table, "\"x_AllocationRule\" = 'kubernetes' AND "
-                   "\"x_AllocationKind\" = 'direct'", None)
+                   "\"x_AllocationKind\" = 'direct'", IDLE_GROUP)
     fallback = Recipient(dict.fromkeys(dims, IDLE), None, "idle", None)
     out: list[ShareRow] = []
     for k in keys:
         recipients = [Recipient({d: r[d] for d in dims}, Decimal(r["_d"] or 0), "shared",
-                                K8S_IDLE) for r in by.get((k.period, k.currency, None), [])]
+                                K8S_IDLE) for r in by.get((k.period, k.currency, k.group), [])]
         out += split_exact(k, recipients, K8S_IDLE, fallback)
     return out
 
@@ -290,7 +301,7 @@ def split_sql(settings: Settings, focus_columns: list[str], source: str,
     on = ("CAST(src.\"BillingPeriodStart\" AS VARCHAR) = sh._p AND "
           "src.\"BillingCurrency\" = sh._c")
     if group:
-        on += f" AND CAST(src.{q(group)} AS VARCHAR) = sh._g"
+        on += f" AND {group_sql(group, 'src.')} = sh._g"
     return f"SELECT {', '.join(cols)} FROM ({src}) AS src JOIN {SHARES} AS sh ON {on}"
 
 
@@ -304,6 +315,6 @@ def chained_match(settings: Settings, pool: SharedPool) -> str:
             f"\"x_AllocationKind\" <> {lit(PENDING)})")
 
 
-__all__ = ["COMMITMENTS", "K8S_IDLE", "META", "Key", "ShareRow", "commitment_shares",
+__all__ = ["COMMITMENTS", "IDLE_GROUP", "K8S_IDLE", "META", "Key", "ShareRow", "commitment_shares",
            "idle_shares", "pending", "pending_keys", "pool_shares", "split_exact",
            "split_sql"]

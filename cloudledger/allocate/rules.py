@@ -4,7 +4,9 @@ Precedence of owner values, per dimension (documented in docs/allocation.md):
 
 1. a rule with ``override: true`` (first matching rule only),
 2. Kubernetes: the namespace mapping (``kubernetes.namespaces``), then the AllocatedTags
-   labels (normalized like Tags),
+   labels (normalized like Tags). The namespace is the first of: an AllocatedTags key in
+   ``kubernetes.namespace_keys``, SubAccountId when SubAccountType is ``Kubernetes
+   Namespace`` (OpenCost rows), the ``x_Namespace`` column,
 3. the row's Tags (aliases and value normalization),
 4. the first matching rule (rules fill what the tags leave empty),
 5. ``__unallocated__``.
@@ -46,11 +48,23 @@ def _k8s_sql(run: Runner, settings: Settings) -> str:
     keys = settings.kubernetes.namespace_keys
     ns = [norm(run.json_text(q("AllocatedTags"), k)) for k in keys]
     cols = ['"AllocatedTags" AS _atags_raw',
-            (f"COALESCE({', '.join(ns)})" if len(ns) > 1 else ns[0]) + " AS _kns"]
+            (f"COALESCE({', '.join(ns)})" if len(ns) > 1 else ns[0]) + " AS _kns_tag"]
     for d in settings.owners.dimensions:
         cols.append(f"{dimension_sql(run, settings, d, q('AllocatedTags'))} AS {q('_ktag_' + d)}")
     return (f"SELECT {', '.join(cols)} FROM (SELECT DISTINCT \"AllocatedTags\" FROM focus "
             f"WHERE \"AllocatedTags\" IS NOT NULL) AS da")
+
+
+def namespace_sql(focus_columns: list[str]) -> str:
+    """A row's Kubernetes namespace (trimmed, case-folded): the AllocatedTags key, else
+    SubAccountId of a ``Kubernetes Namespace`` sub account, else ``x_Namespace``."""
+    parts = ["_kns_tag"]
+    if "SubAccountType" in focus_columns and "SubAccountId" in focus_columns:
+        parts.append("CASE WHEN \"SubAccountType\" = 'Kubernetes Namespace' THEN "
+                     + norm(q("SubAccountId")) + " END")
+    if "x_Namespace" in focus_columns:
+        parts.append(norm(f"CAST({q('x_Namespace')} AS VARCHAR)"))
+    return f"COALESCE({', '.join(parts)})" if len(parts) > 1 else parts[0]
 
 
 def label_sql(run: Runner, settings: Settings, focus_columns: list[str]) -> str:
@@ -69,7 +83,8 @@ def label_sql(run: Runner, settings: Settings, focus_columns: list[str]) -> str:
     claims = [(match_sql(p.match, settings, tcols), lit(p.name))
               for p in claim_pools(settings)]
     step1 = (f"SELECT j.*, {rule_idx} AS _rule, COALESCE({idle}, FALSE) AS _idle, "
-             f"{_case(claims)} AS _claim FROM ({joined}) AS j")
+             f"{_case(claims)} AS _claim, {namespace_sql(focus_columns)} AS _kns "
+             f"FROM ({joined}) AS j")
 
     k8s_row = "(_kns IS NOT NULL)"
     ns_map = settings.kubernetes.namespaces

@@ -16,7 +16,12 @@ from tests.allocate.test_topology import MAY, SETTINGS, june_rows
 
 EXTRA = [frow("2026-05", "0.333333333337", tags={"team": "web"}, currency="EUR"),
          frow("2026-05", "1000000.000000000001", service="Support", currency="EUR"),
-         frow("2026-05", "-12.5", service="Support", currency="EUR")]
+         frow("2026-05", "-12.5", service="Support", currency="EUR"),
+         # an OpenCost-like cluster: the namespace in SubAccountId; its idle stays in it
+         frow("2026-06", "5", service="Kubernetes", account="checkout",
+              SubAccountType="Kubernetes Namespace", BillingAccountId="cluster-2"),
+         frow("2026-06", "2", service="Kubernetes", account=None,
+              AllocatedResourceName="__idle__", BillingAccountId="cluster-2")]
 
 
 def rows_of(store: Store) -> list[tuple[Any, ...]]:
@@ -46,6 +51,10 @@ def test_duckdb_and_spark_identical(spark: Any, tmp_path: Path) -> None:
         add_metrics(sp)
         result = allocate(sp, settings)
         assert all(c.difference == 0 for c in result.conservation)
+        cluster2 = sp.execute(sp.con.table("allocated").filter(
+            lambda t: t.BillingAccountId == "cluster-2").group_by("team").aggregate(
+            c=lambda t: t.EffectiveCost.sum())).to_pylist()
+        assert cluster2 == [{"team": "payments", "c": Decimal(7)}]
         a, b = rows_of(duck), rows_of(sp)
         assert len(a) == len(b) > 20
         assert a == b
