@@ -46,6 +46,8 @@ class Tags(Strict):
                         "staging": ["stage", "stg", "staging"]},
     })
     required: list[str] = ["team", "environment"]
+    #: dimensions whose values are codes: trimmed but not case-folded (Cost001 stays Cost001)
+    keep_case: list[str] = Field(default_factory=lambda: ["cost_center"])
 
 
 class Match(Strict):
@@ -127,9 +129,17 @@ class MetricSource(Strict):
 
 
 class Chargeback(Strict):
+    """Journal entries for the billable owners. ``__unallocated__``, ``__shared__`` and
+    ``__idle__`` are never billed; ``exclude`` adds owners. A journal line's cost center is
+    the row's own code, except on shares of shared pools split across another dimension
+    (they carry the pool's source code) and rows without a code: those go to the owner's
+    (``cost_centers``, else the one code the owner's other rows carry in the period)."""
+
     billable_dimension: str = "team"
     cost_center_dimension: str = "cost_center"
-    exclude: list[str] = Field(default_factory=lambda: [UNALLOCATED, SHARED])
+    exclude: list[str] = Field(default_factory=lambda: [UNALLOCATED, SHARED, IDLE])
+    #: owner -> its default cost center, e.g. payments: CC-1010
+    cost_centers: dict[str, str] = Field(default_factory=dict)
 
 
 class Settings(Strict):
@@ -306,6 +316,9 @@ def check_settings(settings: Settings) -> None:
         dim(d, "tags", "values", d)
     for d in settings.tags.required:
         dim(d, "tags", "required")
+    if "keep_case" in settings.tags.model_fields_set:  # the default may name a missing one
+        for d in settings.tags.keep_case:
+            dim(d, "tags", "keep_case")
     names: set[str] = set()
     for i, rule in enumerate(settings.rules):
         if rule.name in names:

@@ -18,10 +18,11 @@ A row takes the first part that matches, in the order credits, commitment_unused
 commitment, other, direct. Sums are exact decimals computed in the engine; only the
 aggregated rows (owners x periods) reach Python.
 
-Chargeback: the billable owners (values of ``settings.chargeback.billable_dimension`` not in
-``exclude``) as journal entries per period, cost center and currency, rounded to cents with
-the largest-remainder method so the entries sum exactly to the rounded billable total; the
-non-billable remainder is reported beside them.
+Chargeback: the billable owners (values of ``settings.chargeback.billable_dimension``, never
+``__unallocated__``/``__shared__``/``__idle__``, nor ``exclude``) as journal entries per
+period, cost center (the owner's own for pool shares and uncoded rows) and currency, rounded
+to cents with the largest-remainder method so the entries sum exactly to the rounded
+billable total; the non-billable remainder is reported beside them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
-from cloudledger.config import Settings
+from cloudledger.config import IDLE, SHARED, UNALLOCATED, Settings
 from cloudledger.errors import InputError, RunError
 from cloudledger.store import Store
 
@@ -269,9 +270,19 @@ def distribute(amounts: list[Decimal], precision: int) -> list[Decimal]:
     return floors
 
 
+NOT_BILLED = (UNALLOCATED, SHARED, IDLE)
+
+
 def chargeback(store: Store, settings: Settings, *, month: str | None = None,
                metric: str = "EffectiveCost", precision: int = 2) -> Chargeback:
-    """Journal entries for the billable owners; the excluded remainder reported beside."""
+    """Journal entries for the billable owners; the excluded remainder reported beside.
+
+    ``__unallocated__``, ``__shared__`` and ``__idle__`` are never billed (``exclude`` adds
+    owners). Shares of shared pools split across another dimension than the cost center
+    (they carry the pool's source code) and rows without a cost center go to the owner's:
+    ``chargeback.cost_centers``, else the one code the owner's other rows carry in the
+    period; an owner with neither is an error (its journal lines would not post).
+    """
     cfg = settings.chargeback
     t = allocated_table(store)
     dim = check_dimensions(t, settings, [cfg.billable_dimension])[0]
@@ -286,9 +297,16 @@ def chargeback(store: Store, settings: Settings, *, month: str | None = None,
                          hint="use 0 to 12 decimals (2 = cents)")
     check_metric(metric)
     t = _months(t, parse_month(month), 0)
-    billable = ~t[dim].isin(cfg.exclude) if cfg.exclude else ibis.literal(True)
+    excluded = sorted({*NOT_BILLED, *cfg.exclude})
+    billable = ~t[dim].isin(excluded)
+    # a share of a pool split across another dimension carries the code of the pool's
+    # source rows, not the owner's: bill it to the owner's own
+    foreign = [p.name for p in settings.shared if (p.dimension or settings.primary) != cc_dim]
+    own = ibis.cases(((t.x_AllocationKind == "shared") & t.x_AllocationPool.isin(foreign),
+                      ibis.null("string")), else_=t[cc_dim].cast("string")) if foreign \
+        else t[cc_dim].cast("string")
     expr = t.group_by(period=t.BillingPeriodStart, currency=t.BillingCurrency,
-                      owner=t[dim], cost_center=t[cc_dim],
+                      owner=t[dim], cost_center=own,
                       billable=billable).aggregate(amount=t[metric].sum())
     raw = store.execute(expr).to_pylist()
     if month is not None and not raw:
@@ -296,6 +314,7 @@ def chargeback(store: Store, settings: Settings, *, month: str | None = None,
     for r in raw:
         r["period"] = period_label(r["period"])
         r["amount"] = r["amount"] if r["amount"] is not None else ZERO
+    raw = _cost_centers(raw, cfg.cost_centers, dim, cc_dim)
 
     entries: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
@@ -308,19 +327,63 @@ def chargeback(store: Store, settings: Settings, *, month: str | None = None,
         for r, amount in zip(bill, rounded, strict=True):
             entries.append({"owner": r["owner"], "cost_center": r["cost_center"],
                             "amount": amount, "currency": currency, "period": period})
-        excluded: dict[str, Decimal] = {}
+        kept: dict[str, Decimal] = {}
         for r in group:
             if not r["billable"]:
-                excluded[r["owner"]] = excluded.get(r["owner"], ZERO) + r["amount"]
+                kept[r["owner"]] = kept.get(r["owner"], ZERO) + r["amount"]
         non_billable += [{"period": period, "owner": o, "currency": currency, "amount": a}
-                         for o, a in sorted(excluded.items())]
+                         for o, a in sorted(kept.items())]
         exact = sum((r["amount"] for r in bill), ZERO)
         journal = sum(rounded, ZERO)
         summary.append({"period": period, "currency": currency, "billable": exact,
                         "journal": journal, "rounding": journal - exact,
-                        "non_billable": sum(excluded.values(), ZERO),
+                        "non_billable": sum(kept.values(), ZERO),
                         "total": sum((r["amount"] for r in group), ZERO),
                         "entries": len(bill)})
     return Chargeback(dimension=dim, cost_center_dimension=cc_dim, metric=metric,
                       precision=precision, entries=entries, summary=summary,
                       non_billable=non_billable)
+
+
+def _cost_centers(raw: list[dict[str, Any]], defaults: dict[str, str], dim: str,
+                  cc_dim: str) -> list[dict[str, Any]]:
+    """Give billable rows without a real cost center the owner's; merge equal lines.
+
+    ``raw`` holds aggregates (period x currency x owner x cost center), not billing rows."""
+    codes: dict[tuple[str, str], set[str]] = {}
+    for r in raw:
+        if r["billable"] and r["cost_center"] not in (None, *NOT_BILLED):
+            codes.setdefault((r["period"], r["owner"]), set()).add(r["cost_center"])
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    missing: dict[str, list[str]] = {}
+    for r in raw:
+        cc = r["cost_center"]
+        if r["billable"] and cc in (None, *NOT_BILLED):
+            found = codes.get((r["period"], r["owner"]), set())
+            if r["owner"] in defaults:
+                cc = defaults[r["owner"]]
+            elif len(found) == 1:
+                cc = next(iter(found))
+            else:
+                why = (f"{len(found)} cost centers ({', '.join(sorted(found))})" if found
+                       else "no cost center")
+                missing.setdefault(r["owner"], []).append(f"{r['period']}: {why}")
+                continue
+        elif not r["billable"]:
+            cc = cc if cc is not None else UNALLOCATED
+        key = (r["period"], r["currency"], r["owner"], cc, r["billable"])
+        if key in merged:
+            merged[key]["amount"] += r["amount"]
+        else:
+            merged[key] = {**r, "cost_center": cc}
+    if missing:
+        owners = sorted(missing)
+        first = owners[0]
+        raise InputError(
+            f"{len(owners)} billable {dim} owner(s) have cost with no cost center to bill: "
+            + "; ".join(f"{o} ({', '.join(sorted(set(missing[o]))[:3])})" for o in owners[:5])
+            + (" ..." if len(owners) > 5 else ""), where="chargeback.cost_centers",
+            hint=f"give each a default cost center in cloudledger.yaml, e.g. "
+                 f"`chargeback: {{cost_centers: {{{first}: CC-...}}}}`, or tag its "
+                 f"resources with {cc_dim}")
+    return list(merged.values())

@@ -123,6 +123,11 @@ def norm(expr: str) -> str:
     return f"NULLIF(LOWER(TRIM({expr})), '')"
 
 
+def trim(expr: str) -> str:
+    """Trimmed (case kept), NULL when empty."""
+    return f"NULLIF(TRIM({expr}), '')"
+
+
 def match_sql(match: Match, settings: Settings, tag_columns: dict[str, str],
               owner_prefix: str = "") -> str:
     """One boolean SQL expression for a rule's or pool's ``match`` (TRUE when empty)."""

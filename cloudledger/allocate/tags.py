@@ -1,16 +1,17 @@
 """Tag normalization as engine expressions, and tag coverage.
 
 Tags JSON -> owner dimension values: the first alias key present (``tags.aliases``, in the
-order given) gives the raw value; it is trimmed and case-folded, then mapped to its
-canonical value (``tags.values``: ``environment: {prod: [production, prd]}``). The JSON is
-parsed once per distinct Tags value (a few thousand), not once per row.
+order given) gives the raw value; it is trimmed and case-folded (not for the dimensions in
+``tags.keep_case``, e.g. cost-center codes), then mapped to its canonical value
+(``tags.values``: ``environment: {prod: [production, prd]}``). The JSON is parsed once per
+distinct Tags value (a few thousand), not once per row.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from cloudledger.allocate.sql import Runner, lit, norm, q, tag_keys
+from cloudledger.allocate.sql import Runner, lit, norm, q, tag_keys, trim
 from cloudledger.config import Settings
 from cloudledger.errors import InputError
 
@@ -22,23 +23,26 @@ BY_COLUMNS: dict[str, str] = {
 
 
 def dimension_sql(run: Runner, settings: Settings, dim: str, column: str) -> str:
-    """The normalized value of owner dimension ``dim`` from the JSON in ``column``."""
+    """The normalized value of owner dimension ``dim`` from the JSON in ``column``.
+
+    Values are trimmed; they are case-folded too unless ``dim`` is in ``tags.keep_case``
+    (codes such as cost centers: ``Cost001`` stays ``Cost001``). ``tags.values`` variants
+    match case-insensitively either way and give the canonical value as written."""
     keys = settings.tags.aliases.get(dim, [dim])
-    raw = [norm(run.json_text(column, k)) for k in keys] or ["NULL"]
+    keep = dim in settings.tags.keep_case
+    raw = [trim(run.json_text(column, k)) if keep else norm(run.json_text(column, k))
+           for k in keys] or ["NULL"]
     value = raw[0] if len(raw) == 1 else f"COALESCE({', '.join(raw)})"
     mapping = settings.tags.values.get(dim) or {}
-    whens = [f"WHEN {lit(v.strip().lower())} THEN {lit(canon)}"
-             for canon, variants in mapping.items() for v in [canon, *variants]]
-    seen: set[str] = set()
-    unique = []
-    for w in whens:  # the first canonical value listing a variant wins
-        key = w.split(" THEN ")[0]
-        if key not in seen:
-            seen.add(key)
-            unique.append(w)
-    if not unique:
+    whens: dict[str, str] = {}
+    for canon, variants in mapping.items():
+        for v in [canon, *variants]:  # the first canonical value listing a variant wins
+            whens.setdefault(v.strip().lower(), canon)
+    if not whens:
         return value
-    return f"CASE _v {' '.join(unique)} ELSE _v END".replace("_v", f"({value})")
+    cases = " ".join(f"WHEN {lit(v)} THEN {lit(c)}" for v, c in whens.items())
+    subject = f"LOWER({value})" if keep else f"({value})"
+    return f"CASE {subject} {cases} ELSE ({value}) END"
 
 
 def tag_map_sql(run: Runner, settings: Settings, source: str = "focus") -> str:

@@ -44,3 +44,32 @@ def test_demo_with_starter_config(demo_store: Store) -> None:
     assert 0.5 < float(tagged) / float(total) < 0.95
     top = untagged(Runner(demo_store), settings, 5)
     assert len(top) == 5 and top[0]["EffectiveCost"] >= top[-1]["EffectiveCost"]
+
+
+def test_demo_chargeback_bills_teams_on_their_cost_centers(demo_store: Store) -> None:
+    """Tags say CC-1210, rules set CC-1210: one code, as written; __idle__ (kept here) and
+    the other special owners are never billed; no team line lacks a cost center."""
+    import re
+
+    from cloudledger.showback import chargeback
+
+    settings = load_settings(STARTER)
+    settings.kubernetes.idle = "keep"
+    allocate(demo_store, settings)
+    idle = demo_store.sql("SELECT SUM(EffectiveCost) AS c FROM allocated WHERE team = "
+                          "'__idle__'").to_pylist()[0]["c"]
+    assert idle and idle > 0
+    cb = chargeback(demo_store, settings)
+    assert cb.entries
+    assert not {e["owner"] for e in cb.entries} & {"__idle__", "__unallocated__", "__shared__"}
+    assert all(re.fullmatch(r"CC-\d{4}", e["cost_center"]) for e in cb.entries), {
+        (e["owner"], e["cost_center"]) for e in cb.entries}
+    codes: dict[str, set[str]] = {}
+    for e in cb.entries:
+        codes.setdefault(e["owner"], set()).add(e["cost_center"])
+    assert codes["catalog"] == {"CC-1210"} and codes["checkout-web"] == {"CC-1020"}
+    for s in cb.summary:
+        assert s["billable"] + s["non_billable"] == s["total"]
+        assert sum(e["amount"] for e in cb.entries if e["period"] == s["period"]) == \
+            s["journal"]
+    assert any(n["owner"] == "__idle__" for n in cb.non_billable)
