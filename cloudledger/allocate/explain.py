@@ -79,8 +79,9 @@ def explain(store: Store, settings: Settings | None = None, owner: dict[str, str
                 hint=f"owner dimensions: {', '.join(dims)}")
         where.append(f"{q(d)} = {lit(v)}")
     if month is not None:
-        if not re.fullmatch(r"\d{4}-\d{2}", month):
-            raise InputError(f"month {month!r} is not YYYY-MM", hint="e.g. --month 2026-05")
+        if not re.fullmatch(r"\d{4}-\d{2}", month) or not 1 <= int(month[5:]) <= 12:
+            raise InputError(f"month {month!r} is not a month (YYYY-MM)", where="--month",
+                             hint="e.g. --month 2026-05")
         where.append(f"CAST(\"BillingPeriodStart\" AS VARCHAR) LIKE {lit(month + '%')}")
     if resource_id is not None:
         where.append(f"\"ResourceId\" = {lit(resource_id)}")
@@ -99,6 +100,8 @@ def explain(store: Store, settings: Settings | None = None, owner: dict[str, str
         f"SELECT {', '.join(group)}, SUM({q(metric)}) AS amount, COUNT(*) AS n, {share_cols} "
         f"FROM allocated WHERE {cond} GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}"
         f" ORDER BY amount DESC")
+    if not rows:
+        _nothing_found(run, owner, month, resource_id)
     pools = sorted({r["x_AllocationPool"] for r in rows if r["x_AllocationPool"]})
     totals: dict[str, Decimal] = {}
     if pools:
@@ -126,3 +129,64 @@ def explain(store: Store, settings: Settings | None = None, owner: dict[str, str
     if resource_id:
         filters["resource"] = resource_id
     return Explanation(metric, filters, sum((ln.amount for ln in lines), Decimal(0)), lines)
+
+
+def _close(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _listing(values: list[str], limit: int = 12) -> str:
+    return ", ".join(values[:limit]) + (f" ... ({len(values)} in all)"
+                                        if len(values) > limit else "")
+
+
+def _nothing_found(run: Runner, owner: dict[str, str], month: str | None,
+                   resource_id: str | None) -> None:
+    """No allocated row matches: say which filter matches nothing (with a close match)."""
+    for d, v in owner.items():
+        if not run.fetch(f"SELECT 1 AS x FROM allocated WHERE {q(d)} = {lit(v)} LIMIT 1"):
+            known = sorted(str(r["v"]) for r in run.fetch(
+                f"SELECT DISTINCT {q(d)} AS v FROM allocated WHERE {q(d)} IS NOT NULL "
+                f"LIMIT 100000"))
+            raise InputError(f"no {d} {v!r} in the allocated table" + _close(v, known),
+                             where=f"--{d.replace('_', '-')}",
+                             hint=f"{d} values: {_listing(known)}")
+    periods = [str(r["p"]) for r in run.fetch(
+        "SELECT DISTINCT strftime(\"BillingPeriodStart\", '%Y-%m') AS p FROM allocated "
+        "ORDER BY 1")]
+    if month is not None and month not in periods:
+        raise InputError(f"no allocated cost in {month}", where="--month",
+                         hint=f"billing periods here: {_listing(periods, 24)}")
+    if resource_id is not None:
+        rid = lit(resource_id)
+        if not run.fetch(f"SELECT 1 AS x FROM allocated WHERE \"ResourceId\" = {rid} LIMIT 1"):
+            if run.fetch(f"SELECT 1 AS x FROM focus WHERE \"ResourceId\" = {rid} LIMIT 1"):
+                raise InputError(
+                    f"resource {resource_id!r} has no direct allocated cost: all of it is in "
+                    "shared pools, which are split per pool, not per resource",
+                    where="--resource", hint="explain a recipient instead, e.g. --team NAME "
+                    "(its lines show each pool's share and driver)")
+            near = run.fetch(
+                "SELECT r, levenshtein(r, " + rid + ") AS d FROM (SELECT DISTINCT "
+                "\"ResourceId\" AS r FROM focus WHERE \"ResourceId\" IS NOT NULL) AS t "
+                "ORDER BY 2, 1 LIMIT 1")
+            hint = "resource ids are matched exactly; see `cloudledger tags` for the top ones"
+            guess = ""
+            if near and near[0]["d"] <= max(3, len(resource_id) // 5):
+                guess = f"; did you mean {near[0]['r']!r}?"
+            raise InputError(f"no resource {resource_id!r} in the store{guess}",
+                             where="--resource", hint=hint)
+    what = ", ".join([f"{d}={v}" for d, v in owner.items()]
+                     + ([f"resource {resource_id}"] if resource_id else []))
+    cond = " AND ".join(f"{q(d)} = {lit(v)}" for d, v in owner.items()) or "TRUE"
+    if resource_id is not None:
+        cond += f" AND \"ResourceId\" = {lit(resource_id)}"
+    own = [str(r["p"]) for r in run.fetch(
+        "SELECT DISTINCT strftime(\"BillingPeriodStart\", '%Y-%m') AS p FROM allocated "
+        f"WHERE {cond} ORDER BY 1")]
+    if month is None:
+        raise InputError(f"no allocated row has {what}", where=what,
+                         hint="each matches on its own: drop one of the filters")
+    raise InputError(f"{what} has no allocated cost in {month}", where="--month",
+                     hint=f"its billing periods: {_listing(own, 24) or 'none'}")
