@@ -253,6 +253,15 @@ def _skip(rule: Rule, data: Data) -> str:
     return f"column(s) not in the data: {', '.join(missing)}" if missing else ""
 
 
+def _count(t: ir.Table, pred: ir.BooleanValue) -> ir.Value:
+    """Rows where ``pred`` holds. A rule may answer with a constant (e.g. a typed Parquet
+    column cannot hold unparsable text: ``try_parse_failed`` is ``False``), which Ibis
+    keeps as a scalar: it then counts every row or none."""
+    if isinstance(pred, ir.Scalar):
+        return ibis.cases((pred.fill_null(False), t.count()), else_=0)
+    return ibis.cases((pred, 1), else_=0).sum()
+
+
 def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
     """Evaluate ``rules`` (default: all) on ``data``; row rules share one aggregate query."""
     from cloudledger.validate_rules import RULES
@@ -287,9 +296,9 @@ def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
             for rid, parts in row_parts.items()}
     metrics: dict[str, ir.Value] = {"__rows": t.count()}
     for i, (rid, parts) in enumerate(row_parts.items()):
-        metrics[f"r{i}"] = ibis.cases((anys[rid], 1), else_=0).sum()
+        metrics[f"r{i}"] = _count(t, anys[rid])
         for j, p in enumerate(parts):
-            metrics[f"r{i}_{j}"] = ibis.cases((p.pred, 1), else_=0).sum()
+            metrics[f"r{i}_{j}"] = _count(t, p.pred)
     counts = store.execute(t.aggregate(**metrics)).to_pylist()[0]
     for i, (rid, parts) in enumerate(row_parts.items()):
         f = findings[rid]

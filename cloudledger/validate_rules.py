@@ -110,6 +110,8 @@ def timestamp_format(data: Data) -> list[Part]:
                 s = text(raw)
                 out.append(Part(c.name, s.notnull() & ~s.re_search(FOCUS_DATETIME),
                                 (RAW + c.name,)))
+            else:  # a typed (Parquet) date/time has no text form to get wrong
+                out.append(Part(c.name, ibis.literal(False), (RAW + c.name,)))
     return out
 
 

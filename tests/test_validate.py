@@ -281,6 +281,51 @@ def test_saas_example_money_and_dates(shared_data: Path) -> None:
     assert report.finding("CL-TYP-003").count == report.rows > 0
 
 
+# ------------------------------------------------------------------ typed Parquet
+def test_demo_parquet_validates(tmp_path: Path) -> None:
+    """The demo's own output (typed Parquet: decimals, UTC timestamps, dictionaries)."""
+    from datetime import date
+
+    from cloudledger.demo import generate
+
+    data = generate(3_000, 5, date(2026, 7, 1), tmp_path / "demo")
+    whole = generate(3_000, 5, date(2026, 7, 1), tmp_path / "one", single_file=True)
+    assert all(p.suffix == ".parquet" for p in data.paths)
+    # every provider's last month, and all 13 months of all providers in one file
+    for path in [*data.paths[-3:], *whole.paths]:
+        report = validate_file(path)
+        assert report.rows > 0 and report.version == "1.3"
+        assert [(f.rule, f.count) for f in report.findings if f.status == "fail"] == []
+        # typed columns hold no text to get wrong: the type and format rules pass
+        assert {f.rule: f.status for f in report.findings if f.rule.startswith("CL-TYP")} == {
+            "CL-TYP-001": "pass", "CL-TYP-002": "pass", "CL-TYP-003": "pass"}
+    result = runner.invoke(app, ["validate", str(data.paths[0]), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["errors"] == 0
+
+
+def test_parquet_written_from_the_focus_sample(shared_data: Path, tmp_path: Path,
+                                               sample_report: Report) -> None:
+    """focus_sample_1.0.csv as Parquet with the types pyarrow infers (double, int64,
+    timestamp[s], null): the same findings as the CSV, except the text format rule."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(shared_data / "focus" / "focus_sample_1.0.csv")
+    assert str(table.schema.field("BilledCost").type) == "double"
+    assert str(table.schema.field("ChargeClass").type) == "null"
+    path = tmp_path / "focus_sample_1.0.parquet"
+    pq.write_table(table, path)
+    report = validate_file(path)
+    assert report.rows == 1000 and report.version == "1.0"
+    got = {f.rule: (f.status, f.count) for f in report.findings}
+    want = {f.rule: (f.status, f.count) for f in sample_report.findings}
+    assert want.pop("CL-TYP-003") == ("fail", 1000)  # text written without T/Z
+    assert got.pop("CL-TYP-003") == ("pass", 0)  # typed: no text form
+    assert got == want
+    assert report.finding("CL-REF-001").count == 795
+
+
 # ------------------------------------------------------------------ the store
 def test_store_validation(tmp_path: Path) -> None:
     from cloudledger.ingest import ingest
