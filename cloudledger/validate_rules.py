@@ -214,15 +214,25 @@ def purchase_effective_cost(data: Data) -> list[Part]:
                  ("ChargeCategory", "CommitmentDiscountId", "BilledCost", "EffectiveCost"))]
 
 
-@rule("CL-CST-002", "error", "Used + Unused EffectiveCost equals the purchases' BilledCost",
+@rule("CL-CST-002", "error", "Used + Unused EffectiveCost accounts for the purchases",
       "EffectiveCost: for each CommitmentDiscountId, the EffectiveCost of its Usage rows "
-      "(Used and Unused) MUST equal the BilledCost of its Purchase rows (checked where the "
-      "purchases are in the data; tolerance 0.01)", kind="groups", unit="commitments",
+      "(Used and Unused) amortizes the BilledCost of its Purchase rows over the term: a "
+      "Recurring purchase over its own charge period, a One-Time (upfront) purchase over "
+      "the whole term. In a window of the term: amortized >= the Recurring purchases in the "
+      "data, and, where the upfront purchase is in the data, amortized <= all purchases "
+      "(checked where the commitment has both purchases and Used/Unused rows; tolerance "
+      "0.01)", kind="groups", unit="commitments",
       needs=("ChargeCategory", "CommitmentDiscountId", "BilledCost", "EffectiveCost"))
 def commitment_balance(data: Data) -> ir.Table:
     t = data.table.filter(data.table.CommitmentDiscountId.notnull())
-    bought = t.filter(t.ChargeCategory == "Purchase").group_by("CommitmentDiscountId").aggregate(
-        purchases=t.BilledCost.sum())
+    one_time = (t.ChargeFrequency == "One-Time").fill_null(False) if data.has(
+        "ChargeFrequency") else ibis.literal(False)
+    p = t.filter(t.ChargeCategory == "Purchase").mutate(one_time=one_time)
+    zero = ibis.literal(0).cast(p.BilledCost.type())
+    bought = p.group_by("CommitmentDiscountId").aggregate(
+        purchases=p.BilledCost.sum(),
+        upfront=ibis.cases((p.one_time, p.BilledCost), else_=zero).sum(),
+        upfront_rows=ibis.cases((p.one_time, 1), else_=0).sum())
     if not data.has("CommitmentDiscountStatus"):  # no Used / Unused rows can exist
         t = t.mutate(CommitmentDiscountStatus=ibis.null("string"))
     u = t.filter((t.ChargeCategory == "Usage") & t.CommitmentDiscountStatus.isin(
@@ -232,12 +242,17 @@ def commitment_balance(data: Data) -> ir.Table:
                         else_=0).sum(),
         unused=ibis.cases((u.CommitmentDiscountStatus == "Unused", u.EffectiveCost),
                           else_=0).sum())
-    j = bought.left_join(used, "CommitmentDiscountId")
-    amortized = j["used"].fill_null(0) + j["unused"].fill_null(0)
-    out = j.select("CommitmentDiscountId", "purchases", used=j["used"].fill_null(0),
-                   unused=j["unused"].fill_null(0), difference=amortized - j["purchases"])
-    return out.filter(out["difference"].abs() > COMMITMENT_TOLERANCE).order_by(
-        "CommitmentDiscountId")
+    j = bought.inner_join(used, "CommitmentDiscountId")
+    amortized = j["used"] + j["unused"]
+    recurring = j["purchases"] - j["upfront"]
+    out = j.select("CommitmentDiscountId", "purchases", "upfront", "used", "unused",
+                   difference=amortized - j["purchases"],
+                   short=recurring - amortized,
+                   over=ibis.cases((j["upfront_rows"] > 0, amortized - j["purchases"]),
+                                   else_=ibis.null(amortized.type())))
+    bad = (out["short"] > COMMITMENT_TOLERANCE) | (out["over"] > COMMITMENT_TOLERANCE
+                                                    ).fill_null(False)
+    return out.filter(bad).drop("short", "over").order_by("CommitmentDiscountId")
 
 
 @rule("CL-CMT-001", "error", "CommitmentDiscountStatus is set on commitment Usage rows",
