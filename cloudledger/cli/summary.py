@@ -41,15 +41,23 @@ def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
         return
     if output is OutputFormat.table:
         ov = s.overview(st, metric=metric)
-        out.print(f"[bold]{metric}[/] {ov.total:,.2f} {'/'.join(ov.currencies)} over "
+        out.print(f"[bold]{metric}[/] {ov.total_text()} over "
                   f"{ov.rows:,} rows, {ov.first_day} to {ov.last_day} (exclusive): "
-                  f"{ov.providers} providers, {ov.services} services, {ov.accounts} accounts")
-        cov = s.tag_coverage(st, metric=metric).to_pylist()[0]
-        out.print(f"tag coverage: {cov['coverage']:.1%} of {metric} carries a team tag "
-                  f"({cov['untagged']:,.2f} untagged)")
-    titles = {"by_provider": "By provider", "by_service": f"Top {top} services",
+                  f"{ov.providers} providers, {ov.services} services, {ov.accounts} accounts"
+                  + (" (currencies are never added together)" if len(ov.totals) > 1 else ""))
+        for cov in s.tag_coverage(st, metric=metric).to_pylist():
+            out.print(f"tag coverage ({cov['currency']}): {cov['coverage']:.1%} of {metric} "
+                      f"carries a team tag ({cov['untagged']:,.2f} {cov['currency']} untagged)")
+        partial = [r for r in sections["by_month"].to_pylist() if r["partial"]]
+        for r in partial:
+            out.print(f"partial month: {r['month']:%Y-%m} ({r['currency']}) holds "
+                      f"{r['days'].normalize():f} days of data; month-over-month figures "
+                      "compare run rates",
+                      highlight=False)
+    titles = {"by_provider": "By provider", "by_service": f"Top {top} services per currency",
               "by_month": "By billing month", "tag_coverage": "Team-tag coverage by provider",
-              "top_movers": "Top movers (latest month vs previous)"}
+              "top_movers": "Top movers per currency (latest month vs the one before; "
+                            "basis: total, or run rate when a month is partial)"}
     for key, table in sections.items():
         emit(table, output, title=titles[key])
 
@@ -63,14 +71,15 @@ def summary(
                      "region, charge_category, pricing_category, publisher, currency "
                      "(default: an overview of the main ones)")] = None,
     metric: MetricOpt = "EffectiveCost",
-    top: Annotated[int, typer.Option("--top", help="rows per table (the rest as (other))")
-                   ] = 10,
+    top: Annotated[int, typer.Option(
+        "--top", help="rows per table and currency (the rest as (other)); at least 1")] = 10,
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Spend by provider, service, month, ... with tag coverage and top movers."""
     from cloudledger.report import summary as s
 
     s.check_metric(metric)
+    s.check_top(top)
     if by is not None:
         s.check_dimension(by)
     st = open_store(store, read_only=True)

@@ -99,40 +99,58 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
     """The whole report as an HTML string (queries run on the store's engine)."""
     ov = s.overview(store, metric=metric)
     last_day = ov.last_day - timedelta(days=1) if ov.last_day else None
-    cur = "/".join(ov.currencies)
-    months = s.by_dimension(store, "month", metric=metric).to_pylist()
-    last, prev = (months[-1] if months else None), (months[-2] if len(months) > 1 else None)
-    change = (float((last[metric] - prev[metric]) / prev[metric] * 100)
-              if last and prev and prev[metric] else None)
-    coverage = s.tag_coverage(store, metric=metric).to_pylist()[0]
-    providers = s.by_dimension(store, "provider", metric=metric).to_pylist()
+    # charts and cards in the main currency (largest total); amounts are never converted
+    cur = ov.currencies[0] if ov.currencies else ""
+    others = ov.currencies[1:]
+
+    def mine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if r.get("currency") == cur]
+
+    months = mine(s.by_dimension(store, "month", metric=metric).to_pylist())
+    last = months[-1] if months else None
+    prev = next((m for m in months if last and m["month"] == _month_before(last["month"])),
+                None)
+    change, basis = None, "total"
+    if last and prev and prev[metric]:
+        before = prev[metric]
+        if (last["partial"] or prev["partial"]) and last["days"] and prev["days"]:
+            before, basis = before * last["days"] / prev["days"], "run rate"
+        change = float((last[metric] - before) / before * 100) if before else None
+    coverage = (mine(s.tag_coverage(store, metric=metric).to_pylist())
+                or [{"coverage": 0.0, "untagged": 0}])[0]
+    providers = mine(s.by_dimension(store, "provider", metric=metric).to_pylist())
+    last_note = (f"{pct(change)} vs previous month" + (
+        f" (run rate: {last['days'].normalize():f} days of data)" if basis == "run rate" and
+        last else "")) if change is not None else None
     summary_cards = cards([
-        card(f"{metric}, {len(months)} months", f"{compact(float(ov.total))} {cur}",
-             f"{ov.first_day} to {last_day}"),
-        card(f"last month ({last['month']:%b %Y})" if last else "last month",
+        card(f"{metric}, {len(months)} months", f"{compact(float(ov.totals.get(cur, 0)))} {cur}",
+             f"{ov.first_day} to {last_day}" + (
+                 f"; also {ov.total_text()}" if others else "")),
+        card(f"last month ({last['month']:%b %Y})" + (" partial" if last["partial"] else "")
+             if last else "last month",
              f"{compact(float(last[metric]))} {cur}" if last else "–",
-             f"{pct(change)} vs previous month" if change is not None else None, change),
+             last_note, change),
         card("team-tag coverage", f"{coverage['coverage']:.1%}",
              f"{compact(float(coverage['untagged']))} {cur} untagged"),
         card("scope", f"{ov.providers} providers",
              f"{ov.services} services · {ov.accounts} accounts · {ov.rows:,} rows"),
     ])
-    per_month = s.by_two(store, "month", "provider", metric=metric).to_pylist()
-    labels = [m["month"].strftime("%b %y") for m in months]
+    per_month = mine(s.by_two(store, "month", "provider", metric=metric).to_pylist())
+    labels = [m["month"].strftime("%b %y") + ("*" if m["partial"] else "") for m in months]
     names = [p["provider"] for p in providers]
     stacked = {n: [0.0] * len(months) for n in names}
     pos = {m["month"]: i for i, m in enumerate(months)}
     for r in per_month:
         stacked[r["provider"]][pos[r["month"]]] = float(r[metric] or 0)
     monthly_svg = bar_chart(labels, stacked, width=1080, height=320)
-    daily_rows = s.daily(store, metric=metric, by="provider",
-                         where=lambda t: t.ChargeCategory == "Usage").to_pylist()
+    daily_rows = mine(s.daily(store, metric=metric, by="provider",
+                              where=lambda t: t.ChargeCategory == "Usage").to_pylist())
     days = sorted({r["day"] for r in daily_rows})
     di = {d: i for i, d in enumerate(days)}
     lines: dict[str, list[float]] = {n: [0.0] * len(days) for n in names}
     for r in daily_rows:
         lines[r["provider"]][di[r["day"]]] = float(r[metric] or 0)
-    services = s.by_dimension(store, "service", metric=metric, top=top).to_pylist()
+    services = mine(s.by_dimension(store, "service", metric=metric, top=top).to_pylist())
     movers = s.top_movers(store, metric=metric, n=10).to_pylist()
     cov_rows = s.tag_coverage(store, metric=metric, by="provider").to_pylist()
     body = [summary_cards,
@@ -149,18 +167,32 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
                                if r["service"] == "(other)") or None),
             section("Top movers, " + (f"{last['month']:%b %Y} vs {prev['month']:%b %Y}"
                                       if last and prev else "month over month"),
-                    table([{"service": r["service"], "previous": money(r["previous"]),
-                            "current": money(r["current"]), "change": money(r["change"]),
-                            "change %": pct(r["change_pct"])} for r in movers],
-                          ["service", "previous", "current", "change", "change %"])),
+                    table([{"service": r["service"], "currency": r["currency"],
+                            "previous": money(r["previous"]), "current": money(r["current"]),
+                            "change": money(r["change"]), "change %": pct(r["change_pct"]),
+                            "basis": r["basis"]} for r in movers],
+                          ["service", "currency", "previous", "current", "change", "change %",
+                           "basis"]),
+                    note="basis run rate: a month's data covers only part of it, so the "
+                         "previous month is scaled to the same number of days."
+                    if any(r["basis"] == "run rate" for r in movers) else None),
             section("Team-tag coverage by provider", table(
-                [{"provider": r["provider"], "tagged": money(r["tagged"]),
-                  "untagged": money(r["untagged"]), "coverage": f"{r['coverage']:.1%}"}
-                 for r in cov_rows], ["provider", "tagged", "untagged", "coverage"]),
+                [{"provider": r["provider"], "currency": r["currency"],
+                  "tagged": money(r["tagged"]), "untagged": money(r["untagged"]),
+                  "coverage": f"{r['coverage']:.1%}"} for r in cov_rows],
+                ["provider", "currency", "tagged", "untagged", "coverage"]),
                 note="Rows whose Tags carry a team or owner key (any case). Allocation "
                      "(`cloudledger allocate`) assigns the rest through rules and pools."),
             ]
-    return page(title, f"{metric} in {cur}, {ov.first_day} to {last_day}", body)
+    return page(title, f"{metric} in {cur}, {ov.first_day} to {last_day}" + (
+        f"; charts in {cur}, the tables in every currency ({', '.join(others)} too)"
+        if others else "") + ("; * partial month" if any(m["partial"] for m in months)
+                              else ""), body)
+
+
+def _month_before(d: Any) -> Any:
+    return d.replace(year=d.year - 1, month=12) if d.month == 1 else d.replace(
+        month=d.month - 1)
 
 
 def _anomaly_table(anomalies: Sequence[dict[str, Any]]) -> str:

@@ -2,7 +2,8 @@
 
 Every function builds an Ibis expression on ``store.focus`` (DuckDB or Spark) and only the
 small aggregated result is materialized. The metric is a parameter (BilledCost,
-EffectiveCost, ListCost or ContractedCost).
+EffectiveCost, ListCost or ContractedCost). Amounts are per ``currency`` (every result row
+carries it); totals and shares never add different currencies together.
 
     by_dimension(store, "service", metric="EffectiveCost", top=10)
     tag_coverage(store)            # share of EffectiveCost on rows with a team-like tag
@@ -14,6 +15,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import ibis
@@ -22,6 +24,7 @@ import pyarrow as pa
 
 from cloudledger import focus
 from cloudledger.errors import InputError
+from cloudledger.periods import compare, coverage, month_start, previous_month
 
 #: Dimension name -> expression on a FOCUS table.
 DIMENSIONS: dict[str, Callable[[ir.Table], ir.Value]] = {
@@ -61,41 +64,76 @@ def check_dimension(by: str) -> str:
     return by
 
 
+def check_top(top: int | None, where: str = "--top") -> int | None:
+    """``top`` must be a positive row count (None: all rows)."""
+    if top is not None and top < 1:
+        raise InputError(f"the number of rows must be at least 1, not {top}", where=where,
+                         hint=f"e.g. {where} 10")
+    return top
+
+
 def _focus(store: Any) -> ir.Table:
     return store.focus
 
 
+def _currency(t: ir.Table) -> ir.Value:
+    return t.BillingCurrency.fill_null("(none)").name("currency")
+
+
 def by_dimension(store: Any, by: str = "provider", *, metric: str = "EffectiveCost",
                  top: int | None = None) -> pa.Table:
-    """Total ``metric`` per value of ``by`` with its share of the whole, largest first
-    (``month`` and ``day`` in date order). With ``top``, the rest is summed as "(other)"."""
+    """Total ``metric`` per currency and value of ``by`` with its share of the currency's
+    total (amounts in different currencies are never added), largest first (``month`` and
+    ``day`` in date order). With ``top``, each currency's rest is summed as "(other)".
+    ``month`` rows also carry ``days`` (days the data covers) and ``partial`` (fewer than
+    the billing period's: see :mod:`cloudledger.periods`)."""
     check_metric(metric)
     check_dimension(by)
+    check_top(top)
     t = _focus(store)
-    grouped = t.group_by(DIMENSIONS[by](t).name(by)).aggregate(
-        **{metric: t[metric].sum(), "rows": t.count()})
-    ordered = grouped.order_by(by if by in ("month", "day") else ibis.desc(metric))
+    keys = [_currency(t)] + ([] if by == "currency" else [DIMENSIONS[by](t).name(by)])
+    grouped = t.group_by(keys).aggregate(**{metric: t[metric].sum(), "rows": t.count()})
+    dated = by in ("month", "day")
+    ordered = grouped.order_by([by, "currency"] if dated else
+                               ["currency", ibis.desc(metric), *keys[1:]])
     data = store.execute(ordered)
-    total = sum((v for v in data.column(metric).to_pylist() if v is not None), 0)
-    rows = data.to_pylist()
-    if top is not None and len(rows) > top and by not in ("month", "day"):
-        rest = rows[top:]
-        rows = rows[:top] + [{by: "(other)", metric: sum(r[metric] for r in rest),
-                              "rows": sum(r["rows"] for r in rest)}]
+    every = data.to_pylist()
+    totals: dict[str, Any] = {}
+    for r in every:
+        totals[r["currency"]] = totals.get(r["currency"], 0) + (r[metric] or 0)
+    rows: list[dict[str, Any]] = every if dated else []
+    for currency in ([] if dated else totals):
+        part = [r for r in every if r["currency"] == currency]
+        if top is not None and len(part) > top:
+            rest = part[top:]
+            part = part[:top] + [{by: "(other)", "currency": currency,
+                                  metric: sum(r[metric] or 0 for r in rest),
+                                  "rows": sum(r["rows"] for r in rest)}]
+        rows += part
     for r in rows:
-        r["share"] = float(r[metric] / total) if total else 0.0
-    return pa.Table.from_pylist(rows, schema=pa.schema([
-        (by, data.schema.field(by).type), (metric, data.schema.field(metric).type),
-        ("rows", pa.int64()), ("share", pa.float64())]))
+        total = totals[r["currency"]]
+        r["share"] = float(r[metric] / total) if total and r[metric] is not None else 0.0
+    fields = [(by, data.schema.field(by).type)] if by != "currency" else []
+    fields += [("currency", pa.string()), (metric, data.schema.field(metric).type),
+               ("rows", pa.int64()), ("share", pa.float64())]
+    if by == "month":
+        cov = coverage(store, t)
+        for r in rows:
+            c = cov.get((month_start(r["month"]), r["currency"]))
+            r["days"] = c.days if c else None
+            r["partial"] = c.partial if c else False
+        fields += [("days", pa.decimal128(12, 4)), ("partial", pa.bool_())]
+    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
 
 
 def by_two(store: Any, first: str, second: str, *, metric: str = "EffectiveCost") -> pa.Table:
-    """``metric`` per (first, second), e.g. per month and provider, for stacked charts."""
+    """``metric`` per (first, second, currency), e.g. per month and provider, for charts."""
     check_metric(metric)
     t = _focus(store)
     expr = t.group_by(DIMENSIONS[check_dimension(first)](t).name(first),
-                      DIMENSIONS[check_dimension(second)](t).name(second)).aggregate(
-        **{metric: t[metric].sum()}).order_by([first, second])
+                      DIMENSIONS[check_dimension(second)](t).name(second),
+                      _currency(t)).aggregate(
+        **{metric: t[metric].sum()}).order_by([first, second, "currency"])
     return store.execute(expr)
 
 
@@ -107,14 +145,15 @@ def has_team_tag(t: ir.Table, keys: tuple[str, ...] = TEAM_TAG_KEYS) -> ir.Boole
 
 def tag_coverage(store: Any, *, metric: str = "EffectiveCost",
                  keys: tuple[str, ...] = TEAM_TAG_KEYS, by: str | None = None) -> pa.Table:
-    """Share of ``metric`` on rows carrying a team-like tag (overall, or per ``by``)."""
+    """Share of ``metric`` on rows carrying a team-like tag, per currency (and per ``by``)."""
     check_metric(metric)
     t = _focus(store)
     tagged = ibis.cases((has_team_tag(t, keys), t[metric]), else_=0)
-    groups = [DIMENSIONS[check_dimension(by)](t).name(by)] if by else []
-    agg = t.group_by(groups).aggregate(tagged=tagged.sum(), total=t[metric].sum()) if groups \
-        else t.aggregate(tagged=tagged.sum(), total=t[metric].sum())
-    data = store.execute(agg.order_by(by) if by else agg).to_pylist()
+    groups = ([DIMENSIONS[check_dimension(by)](t).name(by)] if by and by != "currency"
+              else []) + [_currency(t)]
+    agg = t.group_by(groups).aggregate(tagged=tagged.sum(), total=t[metric].sum())
+    order = [g.get_name() for g in groups]
+    data = store.execute(agg.order_by(order)).to_pylist()
     for r in data:
         r["untagged"] = r["total"] - r["tagged"]
         r["coverage"] = float(r["tagged"] / r["total"]) if r["total"] else 0.0
@@ -123,71 +162,95 @@ def tag_coverage(store: Any, *, metric: str = "EffectiveCost",
 
 def top_movers(store: Any, *, metric: str = "EffectiveCost", by: str = "service",
                n: int = 10, month: Any = None) -> pa.Table:
-    """Values of ``by`` with the largest absolute change from the previous month to
-    ``month`` (default: the latest billing month in the store)."""
+    """Per currency, the ``n`` values of ``by`` with the largest absolute change from the
+    previous calendar month to ``month`` (default: the latest billing month in the store).
+
+    When either month's data covers only part of it (see :mod:`cloudledger.periods`), the
+    change compares run rates: ``change = current - previous * covered(current) /
+    covered(previous)`` and ``basis`` says ``run rate``; else ``basis`` is ``total``."""
     check_metric(metric)
+    check_top(n, "--top")
     t = _focus(store)
-    key = DIMENSIONS[check_dimension(by)](t).name(by)
+    check_dimension(by)
     m = t.BillingPeriodStart.date()
-    months = store.execute(m.name("m").as_table().distinct().order_by(ibis.desc("m")).limit(
-        2)).column("m").to_pylist() if month is None else None
     if month is None:
-        if not months:
-            return pa.table({by: [], "previous": [], "current": [], "change": [],
-                             "change_pct": []})
-        current, previous = months[0], (months[1] if len(months) > 1 else None)
-    else:
-        current = month
-        previous = store.execute(m.name("m").as_table().filter(ibis._.m < month).m.max()
-                                 ).as_py()
-    cur = ibis.cases((m == current, t[metric]), else_=0)
-    prev = ibis.cases((m == previous, t[metric]), else_=0) if previous else ibis.literal(0)
-    agg = t.filter(m.isin([x for x in (current, previous) if x is not None])).group_by(
-        key).aggregate(previous=prev.sum(), current=cur.sum())
-    agg = agg.mutate(change=agg.current - agg.previous)
-    expr = agg.order_by(ibis.desc(agg.change.abs())).limit(n)
-    rows = store.execute(expr).to_pylist()
-    for r in rows:
-        r["change_pct"] = float(r["change"] / r["previous"] * 100) if r["previous"] else None
-        r["month"] = current
-    return pa.Table.from_pylist(rows)
+        latest = store.execute(m.max())
+        month = latest.as_py() if hasattr(latest, "as_py") else latest
+    if month is None:
+        return pa.table({by: [], "currency": [], "previous": [], "current": [], "change": [],
+                         "change_pct": [], "month": [], "basis": []})
+    current = month_start(month).date()
+    previous = previous_month(current).date()
+    both = t.filter((m == current) | (m == previous))
+    bm = both.BillingPeriodStart.date()
+    agg = both.group_by(DIMENSIONS[by](both).name(by), _currency(both)).aggregate(
+        previous=ibis.cases((bm == previous, both[metric]), else_=0).sum(),
+        current=ibis.cases((bm == current, both[metric]), else_=0).sum())
+    data = store.execute(agg).to_pylist()
+    cov = coverage(store, both)
+    out: list[dict[str, Any]] = []
+    for currency in sorted({r["currency"] for r in data}):
+        now = cov.get((month_start(current), currency))
+        then = cov.get((month_start(previous), currency))
+        rows = []
+        for r in (r for r in data if r["currency"] == currency):
+            before, basis = compare(r["previous"] or Decimal(0), now, then)
+            r["change"] = (r["current"] or 0) - before
+            r["change_pct"] = float(r["change"] / before * 100) if before else None
+            r["month"] = current
+            r["basis"] = basis
+            rows.append(r)
+        rows.sort(key=lambda r: (-abs(r["change"]), str(r[by])))
+        out += rows[:n]
+    cols = [by, "currency", "previous", "current", "change", "change_pct", "month", "basis"]
+    return pa.Table.from_pylist([{c: r[c] for c in cols} for r in out])
 
 
 @dataclass
 class Overview:
     metric: str
-    total: Any
+    #: currency -> total ``metric``, largest first (different currencies are never added)
+    totals: dict[str, Any]
     rows: int
     first_day: Any
     last_day: Any
-    currencies: list[str]
     providers: int
     services: int
     accounts: int
+
+    @property
+    def currencies(self) -> list[str]:
+        return list(self.totals)
+
+    def total_text(self, fmt: str = "{:,.2f}") -> str:
+        """``1,234.00 USD + 56.00 CAD`` (largest first)."""
+        return " + ".join(f"{fmt.format(v)} {c}" for c, v in self.totals.items()) or "0"
 
 
 def overview(store: Any, *, metric: str = "EffectiveCost") -> Overview:
     check_metric(metric)
     t = _focus(store)
     r = store.execute(t.aggregate(
-        total=t[metric].sum(), rows=t.count(), first_day=t.ChargePeriodStart.min().date(),
+        rows=t.count(), first_day=t.ChargePeriodStart.min().date(),
         last_day=t.ChargePeriodEnd.max().date(),
         providers=DIMENSIONS["provider"](t).nunique(), services=t.ServiceName.nunique(),
         accounts=DIMENSIONS["account"](t).nunique())).to_pylist()[0]
-    currencies = store.execute(t.select("BillingCurrency").distinct().order_by(
-        "BillingCurrency")).column("BillingCurrency").to_pylist()
-    return Overview(metric=metric, currencies=[c for c in currencies if c], **r)
+    per = store.execute(t.group_by(_currency(t)).aggregate(total=t[metric].sum()))
+    totals = sorted(((x["currency"], x["total"] or 0) for x in per.to_pylist()),
+                    key=lambda x: (-abs(x[1]), x[0]))
+    return Overview(metric=metric, totals=dict(totals), **r)
 
 
 def daily(store: Any, *, metric: str = "EffectiveCost", by: str | None = None,
           where: Callable[[ir.Table], ir.BooleanValue] | None = None) -> pa.Table:
-    """``metric`` per day (and per ``by``), for charts and anomaly checks."""
+    """``metric`` per day and currency (and per ``by``), for charts and anomaly checks."""
     check_metric(metric)
     t = _focus(store)
     if where is not None:
         t = t.filter(where(t))
     keys = [DIMENSIONS["day"](t).name("day")]
-    if by:
+    if by and by != "currency":
         keys.append(DIMENSIONS[check_dimension(by)](t).name(by))
+    keys.append(_currency(t))
     return store.execute(t.group_by(keys).aggregate(**{metric: t[metric].sum()}).order_by(
         [k.get_name() for k in keys]))

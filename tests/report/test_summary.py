@@ -115,3 +115,55 @@ def test_html_report(loaded: Any, tmp_path: Path) -> None:
                                            "description": "test", "factor": 3.0}])
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
     assert "Top movers" in html and "Team-tag coverage" in html
+
+
+# ------------------------------------------------------------------ currencies
+@pytest.fixture()
+def two_currencies(store: Store, shared_data: Path) -> Store:
+    """Real CUR files: koku's 2023-06 account bills in NOK (0.30), test_cur in USD."""
+    from cloudledger.ingest import ingest
+
+    cur = shared_data / "native" / "aws-cur"
+    ingest(store, [cur / "koku__2023-06-01.csv", cur / "koku__test_cur.csv"])
+    return store
+
+
+def test_currencies_are_never_added(two_currencies: Store) -> None:
+    store = two_currencies
+    want = dict(raw(store, "SELECT BillingCurrency, sum(EffectiveCost) FROM focus GROUP BY 1"))
+    assert set(want) == {"NOK", "USD"}
+    ov = s.overview(store)
+    assert ov.totals == want and ov.currencies == ["NOK", "USD"]     # largest first
+    assert ov.total_text() == "0.30 NOK + 0.08 USD"
+    for by in ("provider", "service", "month", "account"):
+        rows = s.by_dimension(store, by).to_pylist()
+        for currency, total in want.items():
+            mine = [r for r in rows if r["currency"] == currency]
+            assert sum(r["EffectiveCost"] for r in mine) == total, by
+            assert abs(sum(r["share"] for r in mine) - 1) < 1e-9, by
+    cov = {r["currency"]: r for r in s.tag_coverage(store).to_pylist()}
+    assert {c: r["total"] for c, r in cov.items()} == want
+    # the latest month is NOK's; USD's 2018 data is not its "previous month"
+    movers = s.top_movers(store).to_pylist()
+    assert [(r["currency"], r["previous"]) for r in movers] == [("NOK", 0)]
+
+
+def test_cli_summary_json_rows_carry_currency(two_currencies: Store) -> None:
+    from cloudledger.cli import app
+
+    path = str(two_currencies.path)
+    two_currencies.close()
+    runner = CliRunner()
+    res = runner.invoke(app, ["summary", "--store", path, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    for section, rows in doc.items():
+        assert rows and all(r["currency"] in ("NOK", "USD") for r in rows), section
+    res = runner.invoke(app, ["summary", "--store", path])
+    assert res.exit_code == 0, res.output
+    assert "0.30 NOK + 0.08 USD" in res.output and "NOK/USD" not in res.output
+    for top in ("-5", "0"):
+        res = runner.invoke(app, ["summary", "--store", path, "--top", top])
+        assert res.exit_code == 2, res.output
+        assert "--top" in res.output and "at least 1" in res.output
+        assert "Traceback" not in res.output
