@@ -1,7 +1,8 @@
 """Showback and chargeback over the ``allocated`` table.
 
 Showback: per owner (one or more owner dimensions) and billing period, the cost split into
-mutually exclusive parts that add up to the total, plus the month-over-month change::
+mutually exclusive parts that add up to the total, plus the month-over-month change (like
+with like: run rates when a month's data covers only part of it)::
 
     direct             the owner's own usage (rules and tags), including __unallocated__/__idle__
     shared             shares of shared pools (x_AllocationKind = 'shared')
@@ -39,6 +40,7 @@ import ibis.expr.types as ir
 from cloudledger import focus
 from cloudledger.config import IDLE, SHARED, UNALLOCATED, Settings
 from cloudledger.errors import InputError, RunError
+from cloudledger.periods import compare, coverage
 from cloudledger.store import Store
 
 PARTS = ("direct", "shared", "commitment", "commitment_unused", "credits", "other")
@@ -143,7 +145,8 @@ class Showback:
 
     @property
     def columns(self) -> list[str]:
-        return ["period", *self.by, "currency", *PARTS, "total", "change", "change_pct"]
+        return ["period", *self.by, "currency", *PARTS, "total", "change", "change_pct",
+                "basis", "days", "partial"]
 
     @property
     def periods(self) -> list[str]:
@@ -155,7 +158,10 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
     """Cost per owner and billing period, split into parts, with the month-over-month change.
 
     ``month`` (YYYY-MM) limits the result to one billing period; the change is still
-    against the month before it.
+    against the month before it. ``days`` is the time the period's data covers and
+    ``partial`` says it is less than the period (see :mod:`cloudledger.periods`); when this
+    or the previous period is partial the change compares run rates (``basis`` ``run
+    rate``: the previous total scaled to this period's covered time), else totals.
     """
     t = allocated_table(store)
     by = check_dimensions(t, settings, by or [settings.owners.dimensions[0]])
@@ -171,6 +177,7 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
 
     present = {(r["period"], r["currency"]) for r in raw}
     by_key = {(r["period"], r["currency"], *(r[d] for d in by)): r for r in raw}
+    cov = coverage(store, t)
     rows: list[dict[str, Any]] = []
     if start is not None and not any(r["period"] == start for r in raw):
         _no_month(store, month)
@@ -184,15 +191,20 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
             out[p] = r[p] if r[p] is not None else ZERO
         out["total"] = r["total"] if r["total"] is not None else ZERO
         prior_period = add_months(r["period"], -1)
+        here = cov.get((r["period"], r["currency"]))
         if (prior_period, r["currency"]) in present:
             prior = by_key.get((prior_period, r["currency"], *(r[d] for d in by)))
-            before = (prior["total"] or ZERO) if prior else ZERO
+            before, out["basis"] = compare((prior["total"] or ZERO) if prior else ZERO, here,
+                                           cov.get((prior_period, r["currency"])))
             out["change"] = out["total"] - before
             out["change_pct"] = (round(float(out["change"] / before) * 100, 2)
                                  if before else None)
         else:
             out["change"] = None
             out["change_pct"] = None
+            out["basis"] = None
+        out["days"] = here.days if here else None
+        out["partial"] = here.partial if here else False
         rows.append(out)
     # owners with cost last month and none this month: a row of zeros shows the drop
     seen = {(r["period"], r["currency"], *(r[d] for d in by)) for r in rows}
@@ -201,9 +213,13 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
         key = (period_label(nxt), r["currency"], *(r[d] for d in by))
         if ((nxt, r["currency"]) in present and key not in seen and (r["total"] or ZERO)
                 and (start is None or nxt == start)):
+            here = cov.get((nxt, r["currency"]))
+            before, basis = compare(r["total"], here, cov.get((r["period"], r["currency"])))
             gone: dict[str, Any] = {"period": period_label(nxt), **{d: r[d] for d in by},
                                     "currency": r["currency"], **dict.fromkeys(PARTS, ZERO),
-                                    "total": ZERO, "change": -r["total"], "change_pct": -100.0}
+                                    "total": ZERO, "change": -before, "change_pct": -100.0,
+                                    "basis": basis, "days": here.days if here else None,
+                                    "partial": here.partial if here else False}
             rows.append(gone)
     rows.sort(key=lambda r: (r["period"], r["currency"], -r["total"],
                              *(str(r[d]) for d in by)))

@@ -75,6 +75,8 @@ def html(sb: Showback) -> str:
     mom = sum(change, Decimal(0)) if change else None
     before = total_latest - mom if mom is not None else None
     mom_pct = float(mom / before * 100) if mom is not None and before else None
+    run_rate = any(r.get("basis") == "run rate" for r in last)
+    partial = next((r for r in last if r.get("partial")), None)
     special = {"__unallocated__", "__shared__", "__idle__"}
     unalloc = sum((r["total"] for r in last if any(r[d] in special for d in sb.by)),
                   Decimal(0))
@@ -84,7 +86,8 @@ def html(sb: Showback) -> str:
         page.card(f"Total {latest}", page.money(total_latest, currency),
                   f"{sb.metric}"),
         page.card("Month over month", page.money(mom, currency) if mom is not None else "–",
-                  page.pct(mom_pct) if mom is not None else "no earlier month",
+                  (page.pct(mom_pct) + (" (run rate)" if run_rate else ""))
+                  if mom is not None else "no earlier month",
                   trend=float(mom) if mom is not None else None),
         page.card("Owners", str(named), f"with cost in {latest}"),
         page.card("Unallocated / shared / idle", page.money(unalloc, currency),
@@ -126,12 +129,13 @@ def html(sb: Showback) -> str:
     mom_svg = charts.bar_chart([_owner(sb, r) for r in moved],
                                {"increase": [max(c, 0.0) for c in changes],
                                 "decrease": [min(c, 0.0) for c in changes]},
-                               title=f"{latest}: change against the month before",
+                               title=f"{latest}: change against the month before"
+                               + (" (run rates: a month is partial)" if run_rate else ""),
                                width=1100, height=300, colors=["#c94f6d", "#3aa17e"]) \
         if moved else \
         "<p class=\"muted\">No earlier month to compare with.</p>"
 
-    cols = [*sb.by, *PARTS, "total", "change", "change_pct"]
+    cols = [*sb.by, *PARTS, "total", "change", "change_pct", "basis"]
     headers = {p: PART_LABELS[p] for p in PARTS} | {"change_pct": "change %"}
     total_row = {sb.by[0]: "total", **{k: sum((r[k] for r in last), Decimal(0))
                                       for k in (*PARTS, "total")}}
@@ -140,6 +144,10 @@ def html(sb: Showback) -> str:
         total_row["change_pct"] = round(mom_pct, 2) if mom_pct is not None else None
     sections = [
         page.cards(cards),
+        *([page.section("Partial month", f"<p>The data for {latest} covers "
+                        f"{partial['days'].normalize():f} days, not the whole month: changes "
+                        "compare run rates (the month before scaled to the same number of "
+                        "days).</p>")] if partial is not None and partial.get("days") else []),
         page.section("Trend", trend),
         page.section(f"Breakdown, {latest}", split + page.table(last, cols, headers,
                                                                total_row),
