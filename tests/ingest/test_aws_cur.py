@@ -118,6 +118,61 @@ def test_every_shared_file_loads_and_reconciles(store: Store, name: str) -> None
         'Networking', 'Security', 'Storage', 'Web', 'Other') OR "ProviderName" <> 'AWS'
         OR "BillingAccountId" IS NULL OR "ChargePeriodStart" IS NULL""")
     assert bad.column("n")[0].as_py() == 0
+    names_are_filled(store, name)
+
+
+_LONDON = ("eu-west-2", "EU (London)")
+_VIRGINIA = ("us-east-1", "US East (N. Virginia)")
+_OREGON, _CALIFORNIA = ("us-west-2", "US West (Oregon)"), ("us-west-1", "US West (N. California)")
+# file -> ({(RegionId, RegionName): rows} where asserted, {ResourceType: rows})
+NAMES: dict[str, tuple[dict[tuple[str, str], int] | None, dict[str, int]]] = {
+    # product_region only (no product_location): the name comes from the region table
+    "koku__2022-07-01-alt-columns.csv": ({_VIRGINIA: 2}, {"instance": 2}),  # from the ARN
+    # product/location only (no region column): the id comes from the name
+    "koku__test_cur.csv": ({_VIRGINIA: 3, _CALIFORNIA: 7, _OREGON: 9}, {"instance": 19}),
+    "koku__test_local_bucket__koku-local-Manifest.json": (
+        {_VIRGINIA: 4443, _CALIFORNIA: 4488, _OREGON: 4449},
+        {"instance": 11240, "volume": 1070, "snapshot": 1070}),  # i-, vol-, ARN .../snapshot
+    "wal__Oct2018-WorkshopCUR-00001.snappy.parquet": (None, {
+        "bucket": 35765, "instance": 33457, "volume": 24902, "db": 5208, "cluster": 1471,
+        "devEndpoint": 1185, "CloudWatch Events": 213, "crawler": 13, "log-group": 11,
+        "key": 10, "AWS Glue": 1}),
+}
+
+
+def names_are_filled(store: Store, name: str) -> None:
+    """RegionName, SubAccountName, ResourceType (and ConsumedUnit) wherever their id is."""
+    pairs = store.sql("""SELECT count_if(RegionId IS NOT NULL AND RegionName IS NULL) AS r,
+        count_if(RegionId IS NULL AND RegionName IS NOT NULL) AS r2,
+        count_if(ResourceId IS NOT NULL AND ResourceType IS NULL) AS t,
+        count_if(SubAccountName IS DISTINCT FROM SubAccountId) AS a,
+        count_if(ConsumedQuantity IS NOT NULL AND ConsumedUnit IS NULL) AS u FROM focus""")
+    # legacy CURs name no account: the id stands in for the name
+    assert pairs.to_pylist() == [{"r": 0, "r2": 0, "t": 0, "a": 0, "u": 0}]
+    if name not in NAMES:
+        return
+    regions, types = NAMES[name]
+    got = store.sql("SELECT ResourceType AS t, count(*) AS n FROM focus WHERE ResourceId IS "
+                    "NOT NULL GROUP BY 1").to_pylist()
+    assert {r["t"]: r["n"] for r in got} == types
+    if regions is not None:
+        got = store.sql("SELECT RegionId AS i, RegionName AS n, count(*) AS c FROM focus "
+                        "GROUP BY 1, 2").to_pylist()
+        assert {(r["i"], r["n"]): r["c"] for r in got} == regions
+    if name.startswith("wal__Oct2018"):
+        # free-tier rows carry no pricing/unit: the unit comes from the usage type
+        got = store.sql("""SELECT x_UsageType AS u, RegionId AS i, RegionName AS n,
+            any_value(ConsumedUnit) AS unit, count(*) AS c FROM focus WHERE x_UsageType IN (
+            'EUW2-BoxUsage:t2.micro', 'CW:MetricMonitorUsage', 'TimedStorage-ByteHrs')
+            GROUP BY 1, 2, 3 ORDER BY 1""").to_pylist()
+        assert [tuple(r.values()) for r in got] == [
+            ("CW:MetricMonitorUsage", *_VIRGINIA, "Metrics", 744),
+            ("EUW2-BoxUsage:t2.micro", *_LONDON, "Hrs", 744),
+            ("TimedStorage-ByteHrs", *_VIRGINIA, "GB-Mo", 219)]
+        # us-east-1: the file's location where it has one, else the table's name
+        got = store.sql("SELECT RegionName AS n, count(*) AS c FROM focus WHERE RegionId = "
+                        "'us-east-1' GROUP BY 1").to_pylist()
+        assert got == [{"n": "US East (N. Virginia)", "c": 101360}]
 
 
 def one(store: Store, where: str, cols: str = "*") -> dict:

@@ -30,7 +30,7 @@ NATIVE_FIELDS = (
     "lineItem/UnblendedCost", "lineItem/NetUnblendedCost", "lineItem/LineItemDescription",
     "lineItem/TaxType", "lineItem/LegalEntity",
     "product/ProductName", "product/servicename", "product/region", "product/regionCode",
-    "product/location", "product/sku",
+    "product/location", "product/sku", "product/productFamily",
     "pricing/publicOnDemandCost", "pricing/publicOnDemandRate", "pricing/RateCode",
     "pricing/RateId", "pricing/term", "pricing/unit", "pricing/currency",
     "reservation/ReservationARN", "reservation/EffectiveCost",
@@ -143,6 +143,32 @@ _CATEGORIES: dict[str, tuple[str, ...]] = {
 #: lineItem/ProductCode -> FOCUS ServiceCategory (anything else: "Other").
 SERVICE_CATEGORY: dict[str, str] = {code: cat for cat, codes in _CATEGORIES.items()
                                     for code in codes}
+
+
+#: ResourceType of an EC2-style id (``i-0abc...``, ``vol-...``): its prefix names the type,
+#: spelt as in the resource's ARN (``arn:aws:ec2:...:instance/i-...``).
+EC2_ID_TYPES = {
+    "i": "instance", "vol": "volume", "snap": "snapshot", "ami": "image",
+    "eni": "network-interface", "eipalloc": "elastic-ip", "nat": "natgateway", "vpc": "vpc",
+    "subnet": "subnet", "sg": "security-group", "igw": "internet-gateway",
+    "vpce": "vpc-endpoint", "tgw": "transit-gateway", "lt": "launch-template",
+    "fs": "file-system", "h": "dedicated-host", "cr": "capacity-reservation",
+}
+#: ResourceType of an ARN whose resource part has no ``type/`` or ``type:`` prefix.
+ARN_SERVICE_TYPES = {"s3": "bucket", "sns": "topic", "sqs": "queue"}
+#: ResourceType of a bare (non-ARN, non-EC2) resource id, by lineItem/ProductCode.
+PRODUCT_ID_TYPES = {"AmazonS3": "bucket", "AmazonCloudFront": "distribution",
+                    "AmazonRoute53": "hostedzone"}
+#: ConsumedUnit from lineItem/UsageType where the row has no pricing/unit (free-tier and
+#: Spot rows of a CUR carry none). AWS usage types end in their metered quantity; the first
+#: matching pattern (DuckDB regex, searched anywhere) gives the unit AWS prices it in.
+USAGE_TYPE_UNITS = (
+    (r"ByteHrs$", "GB-Mo"), (r"Bytes$", "GB"), (r"Requests?(-|$)", "Requests"),
+    (r"(Volume|Snapshot)Usage", "GB-Mo"),
+    (r"(Box|Spot|Heavy|Dedicated|Instance|Node)Usage(:|$)", "Hrs"),
+    (r"MetricMonitorUsage", "Metrics"), (r"Events", "Events"),
+    (r"Catalog-Storage$", "Obj-Month"),
+)
 
 
 def snake(name: str) -> str:

@@ -19,11 +19,16 @@ Line items (../shared/reference/focus-mapping-aws-azure.md):
 
 from __future__ import annotations
 
+from cloudledger.ingest.sources import _regions as regions
 from cloudledger.ingest.sources.aws_common import (
+    ARN_SERVICE_TYPES,
+    EC2_ID_TYPES,
     MONEY_FIELDS,
+    PRODUCT_ID_TYPES,
     QUANTITY_FIELDS,
     REQUIRED_PARSE,
     TIME_FIELDS,
+    USAGE_TYPE_UNITS,
     X_COLUMNS,
     Fields,
     literal,
@@ -63,6 +68,7 @@ ALIASES = {
     "product_name": "product/ProductName", "service_name": "product/servicename",
     "region": "product/region", "region_code": "product/regionCode",
     "location": "product/location", "sku": "product/sku",
+    "product_family": "product/productFamily",
     "pod_cost": "pricing/publicOnDemandCost", "pod_rate": "pricing/publicOnDemandRate",
     "rate_code": "pricing/RateCode", "rate_id": "pricing/RateId", "term": "pricing/term",
     "unit": "pricing/unit", "pricing_currency": "pricing/currency",
@@ -222,6 +228,41 @@ def unused_sql(lit: str = "lit", ri: str | None = None, sp: str | None = None) -
             f"({lit} = 'SavingsPlanRecurringFee' AND {sp or sp_unused_sql()} <> 0))")
 
 
+def region_id_sql() -> str:
+    """RegionId: the file's region code, else the region its location names (legacy CURs
+    without product/region write only "US East (N. Virginia)"), else the availability
+    zone's region (us-east-1a -> us-east-1)."""
+    by_name = regions.sql_case(regions.sql_norm("location"),
+                               regions.id_lookup(regions.AWS, regions.AWS_ALIASES))
+    by_zone = r"NULLIF(regexp_extract(az, '^([a-z]{2}(-gov)?-[a-z]+-[0-9]+)[a-z]$', 1), '')"
+    return f"coalesce(region_code, region, {by_name}, {by_zone})"
+
+
+def resource_type_sql() -> str:
+    """ResourceType of ``resource_id``: the type an ARN names (``...:instance/i-1`` ->
+    instance, ``...:function:f`` -> function), else an EC2 id's prefix (``vol-1`` ->
+    volume), else the product's resource kind (S3 bucket names), else the product family
+    (AWS's classification of the product: "Compute Instance", "Storage"), else the
+    service."""
+    arn_res = r"regexp_extract(resource_id, '^arn:[^:]+:[^:]*:[^:]*:[^:]*:(.+)$', 1)"
+    arn_svc = r"regexp_extract(resource_id, '^arn:[^:]+:([^:]*):', 1)"
+    arn_type = (f"CASE WHEN starts_with(resource_id, 'arn:') THEN coalesce("
+                f"{regions.sql_case(arn_svc, ARN_SERVICE_TYPES)}, NULLIF(regexp_extract("
+                f"{arn_res}, '^([^/:]+)[/:]', 1), '')) END")
+    ec2 = regions.sql_case(r"regexp_extract(resource_id, '^([a-z]+)-[0-9a-f]{8,17}$', 1)",
+                           EC2_ID_TYPES)
+    product = regions.sql_case("product_code", PRODUCT_ID_TYPES)
+    return (f"CASE WHEN resource_id IS NOT NULL THEN coalesce({arn_type}, {ec2}, {product}, "
+            "product_family, product_name, service_name, product_code, 'AWS') END")
+
+
+def usage_unit_sql() -> str:
+    """The unit a usage type is metered in (see ``USAGE_TYPE_UNITS``), NULL if unknown."""
+    whens = " ".join(f"WHEN regexp_matches(usage_type, {literal(p)}) THEN {literal(u)}"
+                     for p, u in USAGE_TYPE_UNITS)
+    return f"CASE {whens} END"
+
+
 RI_UNUSED = ri_unused_sql()
 SP_UNUSED = sp_unused_sql()
 UNUSED = unused_sql()
@@ -285,7 +326,8 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
        WHEN lit = 'SavingsPlanNegation' OR lit = 'SavingsPlanUpfrontFee'
             OR lit = 'SavingsPlanRecurringFee' OR lit = 'RIFee' THEN 0
        WHEN lit = 'Fee' AND ri_arn IS NOT NULL THEN 0
-       ELSE billed_adj END AS effective FROM lines)"""
+       ELSE billed_adj END AS effective,
+  {region_id_sql()} AS rid FROM lines)"""
     list_cost = (f"CASE WHEN {unused} THEN 0 WHEN {consumed} THEN coalesce(pod_cost, "
                  f"CAST(CAST(pod_rate AS DOUBLE) * CAST(amount AS DOUBLE) AS {MONEY}), "
                  "billed_adj) ELSE billed_adj END")
@@ -322,7 +364,7 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
         "CommitmentDiscountUnit": f"CASE WHEN cid IS NULL THEN NULL WHEN {is_sp} THEN "
                                   "currency ELSE 'Hours' END",
         "ConsumedQuantity": f"CASE WHEN {consumed} THEN amount END",
-        "ConsumedUnit": f"CASE WHEN {consumed} THEN unit END",
+        "ConsumedUnit": f"CASE WHEN {consumed} THEN coalesce(unit, {usage_unit_sql()}) END",
         "ContractedCost": f"CAST({list_cost} AS {MONEY})",
         "ContractedUnitPrice": f"CASE WHEN NOT ({unused}) THEN pod_rate END",
         "EffectiveCost": f"CAST(effective AS {MONEY})",
@@ -343,12 +385,17 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
         "ProviderName": "'AWS'",
         "PublisherName": "CASE WHEN legal_entity IS NULL OR legal_entity LIKE 'Amazon Web "
                          "Services%' THEN 'AWS' ELSE legal_entity END",
-        "RegionId": "coalesce(region_code, region)", "RegionName": "location",
-        "ResourceId": "resource_id",
+        "RegionId": "rid",
+        "RegionName": f"CASE WHEN rid IS NOT NULL THEN coalesce(location, "
+                      f"{regions.sql_case('rid', regions.AWS)}) END",
+        "ResourceId": "resource_id", "ResourceType": resource_type_sql(),
         "ServiceCategory": service_category_sql("product_code"),
         "ServiceName": "coalesce(product_name, service_name, product_code, 'AWS')",
         "SkuId": "sku", "SkuPriceId": "coalesce(rate_code, rate_id)",
-        "SubAccountId": "usage_account", "SubAccountName": "usage_account_name",
+        # a legacy CUR names no accounts: the account id stands in for its name
+        "SubAccountId": "usage_account",
+        "SubAccountName": "CASE WHEN usage_account IS NOT NULL THEN "
+                          "coalesce(usage_account_name, usage_account) END",
         "Tags": "tags",
         "HostProviderName": "'AWS'", "ServiceProviderName": "'AWS'",
     }
