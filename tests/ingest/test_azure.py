@@ -102,6 +102,66 @@ def test_actual_and_amortized_make_one_set(store: Store, azure: Path) -> None:
     assert json.loads(row["Tags"])["CostCenter"] == "1234"  # brace-less tags got braces
 
 
+def names(store: Store, id_col: str, name_col: str) -> dict[tuple[str | None, str | None], int]:
+    rows = store.sql(f"SELECT {id_col} AS i, {name_col} AS n, count(*) AS c FROM focus "
+                     f"WHERE {id_col} IS NOT NULL OR {name_col} IS NOT NULL GROUP BY 1, 2"
+                     ).to_pylist()
+    return {(r["i"], r["n"]): r["c"] for r in rows}
+
+
+def types(store: Store) -> dict[str | None, int]:
+    """ResourceType counts of the rows that have a ResourceId."""
+    rows = store.sql("SELECT ResourceType AS t, count(*) AS c FROM focus WHERE ResourceId IS "
+                     "NOT NULL GROUP BY 1").to_pylist()
+    return {r["t"]: r["c"] for r in rows}
+
+
+def test_region_subscription_and_resource_names(store: Store, azure: Path) -> None:
+    """RegionName, SubAccountName, ResourceType wherever the id is set (FOCUS C-005)."""
+    ingest(store, [azure / ACTUAL, azure / AMORTIZED])
+    # ResourceLocation only: the region table names it
+    assert names(store, "RegionId", "RegionName") == {
+        ("centralus", "Central US"): 4, ("eastus", "East US"): 8,
+        ("eastus2", "East US 2"): 7, ("southcentralus", "South Central US"): 1,
+        ("uksouth", "UK South"): 1, ("ukwest", "UK West"): 2, ("westus", "West US"): 2,
+        ("westus2", "West US 2"): 3}
+    # no ResourceType column: the ARM type of the resource id (nested types included)
+    assert types(store) == {
+        "microsoft.capacity/reservationorders/reservations": 1,
+        "microsoft.compute/capacityreservationgroups/capacityreservations": 1,
+        "microsoft.compute/disks": 4, "microsoft.compute/virtualmachinescalesets": 3,
+        "microsoft.dbformysql/servers": 1, "microsoft.keyvault/vaults": 1,
+        "microsoft.machinelearningservices/workspaces": 5,
+        "microsoft.network/publicipaddresses": 1,
+        "microsoft.operationalinsights/workspaces": 2, "microsoft.sql/servers": 2,
+        "microsoft.sql/servers/databases": 3, "microsoft.sql/servers/elasticpools": 2,
+        "microsoft.storage/storageaccounts": 3}
+    assert names(store, "SubAccountId", "SubAccountName")[
+        ("9ec51cfd-5ca7-4d76-8101-dd0a4abc5674", "Trey Research Corporate")] == 8
+    store.raw("DELETE FROM focus")
+    # the legacy layout: "US East 2" is Cost Management's name for eastus2; no subscription
+    # name (the id stands in); the export's own ResourceType is kept
+    ingest(store, [azure / "koku__costreport_a243c6f2-199f-4074-9a2c-40e671cf1584.csv"])
+    assert names(store, "RegionId", "RegionName") == {("eastus2", "East US 2"): 3}
+    sub = "0039de71-ca37-4a17-a104-17665a50e7fc"
+    assert names(store, "SubAccountId", "SubAccountName") == {(sub, sub): 3}
+    assert types(store) == {
+        "Microsoft.Compute/virtualMachines": 1,
+        "Microsoft.Storage/storageAccounts": 2}
+    store.raw("DELETE FROM focus")
+    # the export's own Location column wins over the table
+    ingest(store, [azure / "koku__camel_v2_with_BOM.csv"])
+    assert names(store, "RegionId", "RegionName") == {("eastus", "US East"): 3,
+                                                      ("eastus2", "US East 2"): 1}
+    store.raw("DELETE FROM focus")
+    # "Unassigned" is no region; MeterRegion names a location the table does not know when
+    # it spells the same id; koku's made-up "usnorth" has no name on rows without one
+    ingest(store, [azure / "koku__azure_version_2.csv"])
+    assert names(store, "RegionId", "RegionName") == {("usnorth", "US North"): 2,
+                                                      ("usnorth", None): 2}
+    assert types(store) == {"microsoft.resources/subscriptions": 4}
+
+
 def test_header_only_export_is_rejected(store: Store, azure: Path) -> None:
     with pytest.raises(FormatError, match="header but no data rows"):
         ingest(store, [azure / "finops-toolkit__EA_NoRows.csv"])

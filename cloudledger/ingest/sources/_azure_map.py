@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger.ingest.parse import money, quantity, text, timestamp
+from cloudledger.ingest.sources import _regions as regions
 from cloudledger.ingest.sources._common import braced_json, category, column, next_month
 
 #: intermediate name -> candidate export column names (case-insensitive, first wins)
@@ -80,6 +81,57 @@ SERVICE_CATEGORY = {
     "microsoft.web": "Web", "microsoft.logic": "Integration",
     "microsoft.servicebus": "Integration", "microsoft.eventhub": "Analytics",
 }
+
+
+#: An ARM resource id's type: the namespace and type segments after its last /providers/
+#: (up to two nested types), e.g. .../providers/Microsoft.Sql/servers/s/databases/d ->
+#: Microsoft.Sql/servers/databases.
+ARM_TYPE = (r"(?i)^.*/providers/([^/]+)/([^/]+)/[^/]*(?:/([^/]+)/[^/]*)?"
+            r"(?:/([^/]+)/[^/]*)?/?$")
+ARM_GROUP = r"(?i)^/subscriptions/[^/]+/resourcegroups/[^/]+/?$"
+ARM_SUBSCRIPTION = r"(?i)^/subscriptions/[^/]+/?$"
+
+
+def region_id(location: ir.StringValue) -> ir.StringValue:
+    """RegionId from ResourceLocation: the region id it spells ("US East 2", "eastus2",
+    "EastUS2" -> eastus2), NULL for "Unassigned", else the value lower-cased."""
+    key = location.lower().re_replace(r"[^0-9a-z]", "")
+    known = regions.id_of(location, regions.AZURE, regions.AZURE_ALIASES)
+    return ibis.cases(  # type: ignore[return-value]
+        (location.isnull() | key.isin(list(regions.AZURE_NO_REGION)),
+         ibis.null("string")),
+        else_=ibis.coalesce(known, location.lower()))
+
+
+def region_name(rid: ir.StringValue, named: ir.StringValue,
+                meter_region: ir.StringValue) -> ir.StringValue:
+    """RegionName: the export's own Location, else the table's name, else MeterRegion when
+    it spells the same region (a display name the table does not know yet)."""
+    key = meter_region.lower().re_replace(r"[^0-9a-z]", "")
+    same = ibis.cases((key == rid.re_replace(r"[^0-9a-z]", ""), meter_region),
+                      else_=ibis.null("string"))
+    return ibis.cases(  # type: ignore[return-value]
+        (rid.notnull(), ibis.coalesce(named, regions.name_of(rid, regions.AZURE), same)),
+        else_=ibis.null("string"))
+
+
+def resource_type(resource_id: ir.StringValue, native: ir.StringValue,
+                  fallback: ir.StringValue) -> ir.StringValue:
+    """ResourceType: the export's own, else the ARM type of the resource id (lower case:
+    ARM types are case-insensitive and ids are written in any case), else ``fallback``
+    (the consumed service) for ids that are not ARM ids."""
+    parts = [resource_id.re_extract(ARM_TYPE, i) for i in (1, 2, 3, 4)]
+    arm = parts[0] + "/" + parts[1]
+    for extra in parts[2:]:
+        arm = arm + ibis.cases((extra != "", "/" + extra), else_="")
+    derived = ibis.cases(
+        (parts[0] != "", arm.lower()),
+        (resource_id.re_search(ARM_GROUP), "microsoft.resources/resourcegroups"),
+        (resource_id.re_search(ARM_SUBSCRIPTION), "microsoft.resources/subscriptions"),
+        else_=ibis.null("string"))
+    return ibis.cases(  # type: ignore[return-value]
+        (resource_id.notnull(), ibis.coalesce(native, derived, fallback)),
+        else_=ibis.null("string"))
 
 
 def account_period(raw: ir.Table) -> dict[str, ir.Value]:
@@ -183,6 +235,7 @@ def focus_rows(t: ir.Table) -> ir.Table:
     sa = ibis.cases(((g.a_n > 0) & (g.m_n > 0), "actual+amortized"), (g.a_n > 0, "actual"),
                     else_="amortized")
     resource_name = ibis.coalesce(g.resource_name, g.resource_id.re_extract(r"([^/]+)/?$", 1))
+    rid = region_id(g.location)
     commit = {
         "CommitmentDiscountId": commit_id,
         "CommitmentDiscountName": ibis.coalesce(g.benefit_name, g.reservation_name),
@@ -229,15 +282,20 @@ def focus_rows(t: ir.Table) -> ir.Table:
         ServiceProviderName=ibis.literal("Microsoft"),
         HostProviderName=ibis.literal("Microsoft"),
         PublisherName=ibis.coalesce(g.publisher_name, ibis.literal("Microsoft")),
-        RegionId=g.location.lower(), RegionName=g.region_name,
+        RegionId=rid, RegionName=region_name(rid, g.region_name, g.meter_region),
         AvailabilityZone=g.zone,
-        ResourceId=g.resource_id, ResourceName=resource_name, ResourceType=g.resource_type,
+        ResourceId=g.resource_id, ResourceName=resource_name,
+        ResourceType=resource_type(g.resource_id, g.resource_type,
+                                   ibis.coalesce(g.consumed_service, g.meter_category)),
         ServiceName=ibis.coalesce(g.meter_category, g.consumed_service, g.service_family),
         ServiceCategory=category(ibis.coalesce(g.consumed_service, ""), SERVICE_CATEGORY),
         ServiceSubcategory=ibis.null("string"),
         SkuId=ibis.coalesce(g.product_id, g.meter_id), SkuMeter=g.meter_name,
         SkuPriceId=ibis.null("string"),
-        SubAccountId=g.subscription_id, SubAccountName=g.subscription_name,
+        # legacy exports name no subscription: its id stands in for the name
+        SubAccountId=g.subscription_id,
+        SubAccountName=ibis.cases((g.subscription_id.notnull(), ibis.coalesce(
+            g.subscription_name, g.subscription_id)), else_=ibis.null("string")),
         SubAccountType=ibis.cases((g.subscription_id.notnull(), "Subscription"),
                                   else_=ibis.null("string")),
         Tags=braced_json(g.tags),
