@@ -110,7 +110,8 @@ DETAILED = [
      "tags": [{"key": "env", "value": "prod", "inherited": True, "namespace": "123"}],
      "location": {"location": "us-east1", "country": "US", "region": "us-east1",
                   "zone": "us-east1-b"},
-     "resource": {"name": "vm-1", "global_name": "//compute.googleapis.com/vm-1"},
+     "resource": {"name": "vm-1", "global_name":
+                  "//compute.googleapis.com/projects/p1/zones/us-east1-b/instances/vm-1"},
      "cost": 10.25, "cost_at_list": 12.5, "currency": "USD",
      "usage": {"amount": 3600.0, "unit": "seconds", "amount_in_pricing_units": 1.0,
                "pricing_unit": "hour"},
@@ -157,6 +158,30 @@ def test_detailed_export_ndjson_and_parquet(store: Store, tmp_path: Path, fmt: s
                                          "compute.googleapis.com/machine_spec": "n2-standard-2"}
     assert usage["ResourceName"] == "vm-1" and usage["AvailabilityZone"] == "us-east1-b"
     assert usage["SubAccountName"] == "Proj 1"
+    # the collection of the full resource name; the region table's name for us-east1
+    assert (usage["ResourceType"], usage["RegionId"], usage["RegionName"]) == (
+        "instances", "us-east1", "South Carolina")
+
+
+def names(store: Store, sql: str) -> dict[tuple[object, ...], int]:
+    rows = store.sql(f"SELECT {sql}, count(*) AS c FROM focus GROUP BY ALL").to_pylist()
+    return {tuple(v for k, v in r.items() if k != "c"): r["c"] for r in rows}
+
+
+def test_region_project_and_resource_names(store: Store, gcp: Path) -> None:
+    """RegionName, SubAccountName, ResourceType wherever their id is set (FOCUS C-005)."""
+    ingest(store, [gcp / "koku__202011_30c31bca_2020-11-08_2020-11-11.csv"])
+    assert names(store, "RegionId, RegionName") == {
+        ("global", "Global"): 16, ("us", "United States (multi-region)"): 17}
+    assert names(store, "SubAccountId, SubAccountName") == {
+        ("billing-example-00000", "cloud-billing"): 33}
+    store.raw("DELETE FROM focus")
+    # resource.global_name "//example" is no full resource name: the service names the type
+    ingest(store, [gcp / "koku__2022-08-01_5.csv"])
+    assert names(store, "RegionId, RegionName, ResourceId, ResourceType") == {
+        ("us-central1", "Iowa", "//example", "Compute Engine"): 9}
+    assert names(store, "SubAccountId, SubAccountName") == {
+        ("cloud-billing-292519", "cm_example"): 9}
 
 
 def test_whole_directory_of_mixed_variants_is_one_load(store: Store, gcp: Path) -> None:

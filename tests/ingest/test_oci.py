@@ -60,3 +60,24 @@ def test_oci_cost_report(store: Store, tmp_path: Path) -> None:
     assert rows["r1"]["BillingAccountId"] == "ocid1.tenancy.oc1..aaa"
     assert rows["r2"]["ServiceCategory"] == "Storage"
     assert rows["r1"]["ChargePeriodStart"].isoformat() == "2024-02-29T23:00:00"
+    # region name from the table; compartment name from the report
+    assert (rows["r1"]["RegionId"], rows["r1"]["RegionName"]) == ("us-ashburn-1",
+                                                                  "US East (Ashburn)")
+    assert rows["r1"]["SubAccountName"] == "prod"
+    assert rows["r2"]["ResourceType"] == "PIC_BLOCK"  # product/resource, as reported
+
+
+def test_oci_names_where_the_report_lacks_them(store: Store, tmp_path: Path) -> None:
+    """A region key (IAD), no product/resource, no compartment name: RegionId/Name from the
+    region table, ResourceType from the OCID, the compartment id stands in for its name."""
+    row = ("r9,ocid1.tenancy.oc1..aaa,2024-03-01T00:00Z,2024-03-01T01:00Z,BLOCK_STORAGE,,"
+           "ocid1.compartment.oc1..c2,,IAD,,ocid1.bootvolume.oc1.iad.b1,50,,sub1,B91961,"
+           "Block Volume - Storage,0.0000354,,0.00177,,USD,,GB Month,,false,,,,")
+    path = tmp_path / "reports_cost-csv_0001000000123457.csv"
+    path.write_text(HEADER + row + "\n")
+    ingest(store, [path])
+    got = store.sql("SELECT RegionId, RegionName, ResourceType, SubAccountId, SubAccountName "
+                    "FROM focus").to_pylist()
+    assert got == [{"RegionId": "us-ashburn-1", "RegionName": "US East (Ashburn)",
+                    "ResourceType": "bootvolume", "SubAccountId": "ocid1.compartment.oc1..c2",
+                    "SubAccountName": "ocid1.compartment.oc1..c2"}]

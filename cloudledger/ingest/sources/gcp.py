@@ -35,6 +35,7 @@ from cloudledger.ingest.parse import (
     union_all,
 )
 from cloudledger.ingest.registry import Options, Sniff, register
+from cloudledger.ingest.sources import _regions as regions
 from cloudledger.ingest.sources._common import (
     category,
     json_records,
@@ -215,8 +216,32 @@ def export_rows(raw: ir.Table) -> ir.Table:
     return _finish(usage.union(credit, distinct=False))
 
 
+#: The collection of a full resource name (//compute.googleapis.com/projects/p/zones/z/
+#: instances/vm -> instances; //storage.googleapis.com/projects/_/buckets/b -> buckets).
+RESOURCE_COLLECTION = r"^//[^/]+/(?:[^/]+/[^/]+/)*([^/]+)/[^/]+$"
+
+
+def _names(t: ir.Table) -> dict[str, ir.Value]:
+    """RegionName, ResourceType, SubAccountName where the export has the id but not the
+    name: the region table, the collection of the resource's full name (else the service),
+    the project id (for a project without a name)."""
+    out: dict[str, ir.Value] = {}
+    none = null_str()
+    if "RegionId" in t.columns:
+        out["RegionName"] = ibis.cases((t.RegionId.notnull(), regions.name_of(
+            t.RegionId.lower(), regions.GCP)), else_=none)
+    if "ResourceId" in t.columns:
+        kind = t.ResourceId.re_extract(RESOURCE_COLLECTION, 1)
+        out["ResourceType"] = ibis.cases((t.ResourceId.notnull(), ibis.coalesce(
+            ibis.cases((kind != "", kind), else_=none), t.ServiceName)), else_=none)
+    out["SubAccountName"] = ibis.cases((t.SubAccountId.notnull(), ibis.coalesce(
+        t.SubAccountName, t.SubAccountId)), else_=none)
+    return out
+
+
 def _finish(t: ir.Table) -> ir.Table:
     """Constant provider columns and ServiceCategory, common to both layouts."""
+    t = t.mutate(**_names(t))
     return t.mutate(
         ProviderName=ibis.literal("Google Cloud"),
         ServiceProviderName=ibis.literal("Google Cloud"),

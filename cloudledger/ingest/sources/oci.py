@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import money, quantity, source_total, text, timestamp
 from cloudledger.ingest.registry import Options, Sniff, register
+from cloudledger.ingest.sources import _regions as regions
 from cloudledger.ingest.sources._common import category, column, next_month, tags_from_columns
 from cloudledger.store import Frame
 
@@ -77,8 +78,18 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
     return Frame("oci", paths, out, tot)
 
 
+#: The resource type an OCID names: ocid1.<type>.<realm>.[region].<id> -> <type>.
+OCID_TYPE = r"^ocid[0-9]+\.([a-z0-9_-]+)\."
+
+
 def focus_rows(raw: ir.Table) -> ir.Table:
     keys = _keys(raw)
+    region = text(column(raw, "product/region"))
+    rid = ibis.coalesce(regions.id_of(region, regions.OCI, regions.OCI_ALIASES),
+                        region.lower())
+    resource_id = text(column(raw, "product/resourceId"))
+    ocid_type = resource_id.re_extract(OCID_TYPE, 1)
+    compartment = text(column(raw, "product/compartmentId"))
     cost = money(raw["cost/myCost"])
     correction = text(column(raw, "lineItem/isCorrection")).lower() == "true"
     service = text(column(raw, "product/service"))
@@ -107,13 +118,20 @@ def focus_rows(raw: ir.Table) -> ir.Table:
         ServiceName=service,
         ServiceCategory=category(ibis.coalesce(service, "").lower(), SERVICE_CATEGORY,
                                  contains=True),
-        RegionId=text(column(raw, "product/region")),
+        RegionId=rid,
+        RegionName=ibis.cases((rid.notnull(), regions.name_of(rid, regions.OCI)),
+                              else_=ibis.null("string")),
         AvailabilityZone=text(column(raw, "product/availabilityDomain")),
-        ResourceId=text(column(raw, "product/resourceId")),
-        ResourceType=text(column(raw, "product/resource")),
+        ResourceId=resource_id,
+        ResourceType=ibis.cases((resource_id.notnull(), ibis.coalesce(
+            text(column(raw, "product/resource")),
+            ibis.cases((ocid_type != "", ocid_type), else_=ibis.null("string")), service)),
+            else_=ibis.null("string")),
         SkuId=text(column(raw, "cost/productSku")),
-        SubAccountId=text(column(raw, "product/compartmentId")),
-        SubAccountName=text(column(raw, "product/compartmentName")),
+        SubAccountId=compartment,
+        SubAccountName=ibis.cases((compartment.notnull(), ibis.coalesce(
+            text(column(raw, "product/compartmentName")), compartment)),
+            else_=ibis.null("string")),
         SubAccountType=ibis.literal("Compartment"),
         Tags=tags,
         x_ReferenceNo=text(column(raw, "lineItem/referenceNo")),
