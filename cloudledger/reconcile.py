@@ -77,24 +77,44 @@ def reconcile_frame(store: Any, loaded: ir.Table, source_totals: ir.Table) -> li
 
 
 def reconcile_store(store: Any) -> pa.Table:
-        """Source totals recorded at load vs the store now, per provider/account/period."""
-        t = store.focus
-        live = t.group_by(ingest_id=t[focus.INGEST_COLUMN], BillingAccountId=t.BillingAccountId,
-                          BillingPeriodStart=t.BillingPeriodStart,
-                          BillingCurrency=t.BillingCurrency).aggregate(
-            provider=t.ProviderName.arbitrary(), source=t[focus.SOURCE_COLUMN].arbitrary(),
-            BilledCost=t.BilledCost.sum(), EffectiveCost=t.EffectiveCost.sum())
-        st = store.table("source_totals")
-        keys = ["ingest_id", "BillingAccountId", "BillingPeriodStart", "BillingCurrency"]
-        j = st.semi_join(live.select("ingest_id").distinct(), "ingest_id").left_join(
-            live, keys)
-        store_total = ibis.cases((j.metric == "BilledCost", j.BilledCost),
-                                 else_=j.EffectiveCost).cast("decimal(38, 18)")
-        store_total = store_total.fill_null(0)
-        expr = j.select(
-            "ingest_id", j.source, j.provider, "BillingAccountId", "BillingPeriodStart",
-            "BillingCurrency", "metric", "source_total", store_total=store_total,
-            difference=store_total - j.source_total,
-        ).order_by(["BillingPeriodStart", "BillingAccountId", "metric"])
-        return store.execute(expr)
+    """Source totals recorded at load vs the store now, per ingest, account, period and
+    currency; plus the rows that nothing vouches for: rows of a load with no ``ingest_log``
+    entry (a load cut short) and rows with no recorded source total. ``status`` is ``ok``
+    or says what is wrong; ``cloudledger reconcile`` exits 1 on any row that is not ok."""
+    t = store.focus
+    keys = ["ingest_id", "BillingAccountId", "BillingPeriodStart", "BillingCurrency"]
+    live = t.group_by(ingest_id=t[focus.INGEST_COLUMN], BillingAccountId=t.BillingAccountId,
+                      BillingPeriodStart=t.BillingPeriodStart,
+                      BillingCurrency=t.BillingCurrency).aggregate(
+        provider=t.ProviderName.arbitrary(), source=t[focus.SOURCE_COLUMN].arbitrary(),
+        BilledCost=t.BilledCost.sum(), EffectiveCost=t.EffectiveCost.sum())
+    st = store.table("source_totals")
+    log = store.table("ingest_log").select(logged=store.table("ingest_log").ingest_id)
+    money = "decimal(38, 18)"
 
+    j = st.left_join(live, keys)
+    store_total = ibis.cases((j.metric == "BilledCost", j.BilledCost),
+                             else_=j.EffectiveCost).cast(money).fill_null(0)
+    recorded = j.select(
+        "ingest_id", j.source, j.provider, "BillingAccountId", "BillingPeriodStart",
+        "BillingCurrency", "metric", "source_total", store_total=store_total,
+        difference=store_total - j.source_total,
+        status=ibis.cases(((store_total - j.source_total).abs() <= RECONCILE_TOLERANCE, "ok"),
+                          (j.BilledCost.isnull(), "no rows left for this source total"),
+                          else_="difference"))
+    # rows no source total vouches for: no ingest_log entry, or no BilledCost total
+    billed = st.filter(st.metric == "BilledCost")
+    unvouched = live.anti_join(billed, keys)
+    unvouched = unvouched.left_join(log, unvouched.ingest_id == log.logged)
+    orphans = unvouched.select(
+        "ingest_id", "source", "provider", "BillingAccountId", "BillingPeriodStart",
+        "BillingCurrency", metric=ibis.literal("BilledCost"),
+        source_total=ibis.null(money),
+        store_total=unvouched.BilledCost.cast(money),
+        difference=unvouched.BilledCost.cast(money),
+        status=ibis.cases((unvouched.logged.isnull(),
+                           "rows of a load with no ingest_log entry (a load cut short?)"),
+                          else_="rows with no recorded source total"))
+    expr = recorded.union(orphans).order_by(
+        ["BillingPeriodStart", "BillingAccountId", "metric", "ingest_id"])
+    return store.execute(expr)

@@ -119,8 +119,27 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CloudledgerError as e:
+            _discard_new_stores()
             raise fail(e) from None
+        except BaseException:
+            _discard_new_stores()
+            raise
+        finally:
+            _new_stores.clear()
     return wrapper
+
+
+#: Stores this command created (a new --store path); deleted again if the command fails,
+#: so a failed first ingest leaves no empty store file behind.
+_new_stores: list[Any] = []
+
+
+def _discard_new_stores() -> None:
+    for st in _new_stores:
+        try:
+            st.discard()
+        except Exception:  # noqa: BLE001 - best effort on the error path
+            pass
 
 
 @contextmanager
@@ -136,7 +155,14 @@ def progress(description: str, total: float | None = None) -> Iterator[Callable[
         yield advance
 
 
-def open_store(path: Path | None, *, read_only: bool = False) -> Any:
+def open_store(path: Path | None, *, read_only: bool = False, create: bool = False) -> Any:
+    """The store at ``path`` (default: $CLOUDLEDGER_STORE or ./cloudledger.duckdb).
+
+    ``read_only``: a missing path is an error, never a new empty store. ``create``: a new
+    store file is made if needed and deleted again if the command then fails."""
     from cloudledger.store import Store
 
-    return Store(path, read_only=read_only)
+    st = Store(path, read_only=read_only)
+    if create and st.created:
+        _new_stores.append(st)
+    return st

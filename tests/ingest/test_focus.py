@@ -12,10 +12,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from cloudledger import store as store_mod
+from cloudledger.store import load as store_mod
 from cloudledger.cli import app
 from cloudledger.errors import FormatError, InputError, RunError
-from cloudledger.ingest import ingest, read_frames
+from cloudledger.ingest import NothingToLoad, ingest, read_frames
 from cloudledger.store import Frame, Store
 
 SAMPLE = "focus/focus_sample_1.0.csv"
@@ -141,11 +141,22 @@ def test_every_shared_focus_file_loads_or_is_rejected_clearly(shared_data: Path,
     assert loaded == 11 and rejected == len(files) - 11
 
 
-def test_reingest_is_idempotent_and_logged(store: Store, shared_data: Path) -> None:
+def restated(path: Path, tmp: Path) -> Path:
+    """The same rows in other bytes (CRLF line ends): a restatement, not a copy."""
+    out = tmp / f"restated-{path.name}"
+    out.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    return out
+
+
+def test_same_bytes_are_skipped_and_a_restatement_replaces(store: Store, shared_data: Path,
+                                                           tmp_path: Path) -> None:
     path = shared_data / SAMPLE
     ingest(store, [path])
     before = snapshot(store)
-    [again] = ingest(store, [path])
+    with pytest.raises(NothingToLoad, match="already loaded"):
+        ingest(store, [path])
+    assert snapshot(store) == before
+    [again] = ingest(store, [restated(path, tmp_path)])
     assert again.rows_replaced == 1000
     after = snapshot(store)
     assert after[:2] == before[:2] and after[2] == before[2] + 1
@@ -157,7 +168,7 @@ def test_reingest_is_idempotent_and_logged(store: Store, shared_data: Path) -> N
     assert all(r["difference"] == 0 for r in store.reconcile().to_pylist())
 
 
-def test_failure_midway_leaves_previous_data(store: Store, shared_data: Path,
+def test_failure_midway_leaves_previous_data(store: Store, shared_data: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     ingest(store, [shared_data / SAMPLE])
     before = snapshot(store)
@@ -167,7 +178,7 @@ def test_failure_midway_leaves_previous_data(store: Store, shared_data: Path,
 
     monkeypatch.setattr(store_mod, "before_commit", boom)
     with pytest.raises(KeyboardInterrupt):
-        ingest(store, [shared_data / SAMPLE])
+        ingest(store, [restated(shared_data / SAMPLE, tmp_path)])
     assert snapshot(store) == before
 
 
@@ -209,8 +220,14 @@ def test_directory_and_glob_form_one_load(store: Store, shared_data: Path,
     part2.write_text(lines[0] + "".join(lines[500:]))
     [report] = ingest(store, [parts])
     assert report.rows == 1000 and len(report.files) == 2
+    with pytest.raises(NothingToLoad):  # the same bytes again: nothing to do
+        ingest(store, [str(parts / "p*.csv")])
+    part2.write_text((lines[0] + "".join(lines[500:])).replace("\n", "\r\n"))
+    # one part changed: the load carries both parts (leaving p1 out would drop its rows
+    # from the period both parts fill)
     [again] = ingest(store, [str(parts / "p*.csv")])
-    assert again.rows_replaced == 1000
+    assert again.rows_replaced == 1000 and len(again.files) == 2
+    assert store.execute(store.focus.count()).as_py() == 1000
     assert store.execute(store.focus.count()).as_py() == 1000
 
 

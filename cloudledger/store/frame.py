@@ -1,0 +1,87 @@
+"""What a source hands to the store (``Frame``) and what a load reports back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+
+from cloudledger import focus
+from cloudledger.reconcile import Reconciliation
+
+
+@dataclass
+class Frame:
+    """What a source hands to the store: FOCUS rows plus the source's own totals."""
+
+    source: str
+    files: list[Path]
+    rows: ir.Table
+    #: BillingAccountId, BillingPeriodStart, BillingCurrency, BilledCost, EffectiveCost as
+    #: the native file states them (computed by a path independent of ``rows``).
+    totals: ir.Table
+    version: str = focus.CANONICAL_VERSION
+    warnings: list[str] = field(default_factory=list)
+    #: Rows the source set aside (file, line, reason, raw); loaded only with allow_bad_rows.
+    quarantined: ir.Table | None = None
+    rows_in: int | None = None
+    #: A slower, lenient re-read to try when the engine rejects a value of this frame
+    #: (e.g. the typed fast path of a CSV meets an amount that needs 38 digits).
+    fallback: Callable[[], Frame] | None = None
+
+
+@dataclass
+class Replaced:
+    """Rows of earlier loads that a load replaced, for one scope and currency."""
+
+    provider: str
+    billing_account: str
+    billing_period: str
+    currency: str
+    rows: int
+    billed_cost: Decimal
+    effective_cost: Decimal
+    #: source formats and ingest ids the replaced rows came from
+    sources: list[str]
+    ingests: list[int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "billing_account": self.billing_account,
+                "billing_period": self.billing_period, "currency": self.currency,
+                "rows": self.rows, "BilledCost": self.billed_cost,
+                "EffectiveCost": self.effective_cost, "sources": self.sources,
+                "ingests": self.ingests}
+
+
+@dataclass
+class LoadReport:
+    ingest_id: int
+    source: str
+    files: list[str]
+    rows: int
+    rows_replaced: int
+    rows_quarantined: int
+    version: str
+    dry_run: bool
+    reconciliation: list[Reconciliation]
+    replaced: list[Replaced]
+    warnings: list[str]
+
+    @property
+    def replaced_totals(self) -> dict[str, Decimal]:
+        """BilledCost of the replaced rows per currency."""
+        out: dict[str, Decimal] = {}
+        for r in self.replaced:
+            out[r.currency] = out.get(r.currency, Decimal(0)) + r.billed_cost
+        return out
+
+    def totals_by_currency(self, metric: str = "BilledCost") -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for r in self.reconciliation:
+            if r.metric == metric:
+                out[r.currency] = out.get(r.currency, Decimal(0)) + r.store_total
+        return out
