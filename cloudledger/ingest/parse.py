@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -71,26 +72,114 @@ def source_total(col: ir.Value) -> ir.DecimalValue:
         SOURCE_TOTAL_TYPE)
 
 
-def timestamp(col: ir.Value) -> ir.TimestampValue:
-    """UTC timestamp from ISO 8601 (any offset), 'YYYY-MM-DD HH:MM:SS', M/D/YYYY or M/D/YY."""
+@dataclass(frozen=True)
+class DateSpec:
+    """How non-ISO dates are read: slash dates month-first (MDY) or day-first (DMY), or
+    the strptime ``pattern`` a user named with ``--date-format``. ISO 8601 always parses."""
+
+    order: str = "MDY"
+    pattern: str | None = None
+
+    def describe(self) -> str:
+        if self.pattern:
+            return repr(self.pattern)
+        return "month first (M/D/Y)" if self.order == "MDY" else "day first (D/M/Y)"
+
+
+MDY, DMY = DateSpec("MDY"), DateSpec("DMY")
+_ORDER_NAMES = {"MDY": "MDY", "M/D/Y": "MDY", "MM/DD/YYYY": "MDY", "M/D/YYYY": "MDY",
+                "MM/DD/YY": "MDY", "US": "MDY",
+                "DMY": "DMY", "D/M/Y": "DMY", "DD/MM/YYYY": "DMY", "D/M/YYYY": "DMY",
+                "DD/MM/YY": "DMY"}
+
+
+def date_spec(text: str | None) -> DateSpec | None:
+    """The ``--date-format`` value: MDY / DMY (or MM/DD/YYYY / DD/MM/YYYY), or a strptime
+    pattern such as ``%d.%m.%Y %H:%M``."""
+    from cloudledger.errors import InputError
+
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if value.upper() in _ORDER_NAMES:
+        return DateSpec(_ORDER_NAMES[value.upper()])
+    if "%" in value and ("%d" in value or "%j" in value) and (
+            "%m" in value or "%b" in value or "%B" in value or "%j" in value):
+        return DateSpec(pattern=value)
+    raise InputError(f"cannot use {text!r} as a date format", where="--date-format",
+                     hint="pass MDY (month first, 04/01/2025), DMY (day first, 01/04/2025) "
+                          "or a strptime pattern such as '%d.%m.%Y %H:%M:%S'")
+
+
+#: Slash dates: (regex, strptime format with {a}/{b} for the first two fields).
+_SLASH_FORMATS = (
+    (_US_LONG, "{a}/{b}/%Y"),
+    (_US_LONG_TIME, "{a}/{b}/%Y %H:%M:%S"),
+    (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}$", "{a}/{b}/%Y %H:%M"),
+    (_US_SHORT, "{a}/{b}/%y"),
+)
+SLASH_DATE = r"^\d{1,2}/\d{1,2}/(\d{2}|\d{4})( \d{1,2}:\d{2}(:\d{2})?)?$"
+#: ISO 8601 with a UTC offset that exists (-12:00 .. +14:00); DuckDB accepts any offset.
+_VALID_OFFSET = (r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
+                 r"[+-](0\d|1[0-4])(:?[0-5]\d)?$")
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(value: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-body]
+    """DuckDB's try_strptime: NULL where ``value`` does not match ``fmt``."""
+
+
+def _slash(t: ir.StringValue, spec: DateSpec, *, strict: bool) -> ir.TimestampValue:
+    if spec.pattern:
+        return t.as_timestamp(spec.pattern) if strict else _try_strptime(t, spec.pattern)
+    a, b = ("%m", "%d") if spec.order == "MDY" else ("%d", "%m")
+    cases = []
+    for regex, fmt in _SLASH_FORMATS:
+        f = fmt.format(a=a, b=b)
+        cases.append((t.re_search(regex), t.as_timestamp(f) if strict else _try_strptime(t, f)))
+    if strict:
+        return ibis.cases(*cases, else_=t.cast("timestamp"))  # type: ignore[return-value]
+    return ibis.cases(*cases, else_=ibis.null("timestamp"))  # type: ignore[return-value]
+
+
+def _has_offset(s: ir.StringValue) -> ir.BooleanValue:
+    """A '+' or '-' after the date part: an explicit UTC offset (cheap: no regex)."""
+    rest = s.substr(10)
+    return rest.contains("+") | rest.contains("-")
+
+
+def timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
+    """UTC timestamp from ISO 8601 (any offset), 'YYYY-MM-DD HH:MM:SS', or slash dates read
+    as ``spec`` says (M/D/YYYY, M/D/YY by default). Strict: a value nothing can parse fails
+    the load."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
     s = col if col.type().is_string() else col.cast("string")
-    tail = s.right(6)
-    has_offset = tail.substr(0, 1).isin(["+", "-"]) | tail.substr(1, 1).isin(["+", "-"])
     plain = s.try_cast("timestamp")
-    t = text(s)  # the rare path: null spellings and US dates
-    other = ibis.cases(
-        (t.re_search(_US_LONG), t.as_timestamp("%m/%d/%Y")),
-        (t.re_search(_US_LONG_TIME), t.as_timestamp("%m/%d/%Y %H:%M:%S")),
-        (t.re_search(_US_SHORT), t.as_timestamp("%m/%d/%y")),
-        else_=t.cast("timestamp"),  # strict: a value nothing can parse fails the load
-    )
+    t = text(s)  # the rare path: null spellings and slash dates
     iso = s.substr(4, 1) == "-"  # YYYY-...: cheaper than a regex on every row
     return ibis.cases(
-        (iso & has_offset, s.cast('timestamp("UTC")').cast("timestamp")),
+        (iso & _has_offset(s), s.cast('timestamp("UTC")').cast("timestamp")),
         (iso & plain.notnull(), plain),
-        else_=other,
+        else_=_slash(t, spec, strict=True),
+    )
+
+
+def try_timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
+    """``timestamp`` that gives NULL instead of failing (DuckDB only): also NULL for an
+    offset outside -12:00..+14:00 and for anything not ISO 8601 (year first) or a slash
+    date, so that '4/1/25' is never read as year 4."""
+    if col.type().is_timestamp() or col.type().is_date():
+        return col.cast("timestamp")
+    s = col if col.type().is_string() else col.cast("string")
+    iso = s.re_search(r"^\d{4}[-/]")
+    aware = ibis.cases((s.re_search(_VALID_OFFSET),
+                        s.try_cast('timestamp("UTC")').cast("timestamp")),
+                       else_=ibis.null("timestamp"))
+    return ibis.cases(  # type: ignore[return-value]
+        (iso & _has_offset(s), aware),
+        (iso, s.try_cast("timestamp")),
+        else_=_slash(s, spec, strict=False),
     )
 
 
