@@ -9,25 +9,48 @@ from __future__ import annotations
 
 import csv
 import glob
-import gzip
-import io
 import itertools
 import json
-import zlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ibis.expr.types as ir
 
 from cloudledger.errors import FormatError, InputError
+from cloudledger.ingest.textfile import (
+    MAX_HEADER_BYTES,
+    compression,
+    first_bad_line,
+    guess_encoding,
+    header_line,
+    line_endings,
+    not_utf8,
+    open_binary,
+    open_text,
+    physical_lines,
+    record_lines,
+    truncated,
+    zstd_incomplete,
+)
+
+__all__ = ["MAX_HEADER_BYTES", "columns_of", "compression", "csv_call", "expand",
+           "first_bad_line", "guess_encoding", "header_line", "line_endings", "not_utf8",
+           "open_binary", "open_text", "physical_lines", "read_csv", "read_ndjson",
+           "read_parquet", "record_lines", "sniff_header", "sniff_json", "truncated",
+           "zstd_incomplete"]
 
 TEXT_SUFFIXES = (".csv", ".csv.gz", ".csv.zst", ".gz", ".zst", ".txt", ".tsv", ".zip")
 _counter = itertools.count()
 
 
 def expand(paths: list[str | Path]) -> list[Path]:
-    """Files named by paths, directories (recursively) and globs, sorted, de-duplicated."""
+    """Files named by paths, directories (recursively) and globs, sorted, de-duplicated.
+
+    An entry that cannot be read as a file (a broken symbolic link, a named pipe, a file
+    without read permission) is an error, never skipped: a silently missing file is a
+    silently missing month of costs."""
     out: list[Path] = []
     for p in paths:
         text = str(p)
@@ -37,12 +60,18 @@ def expand(paths: list[str | Path]) -> list[Path]:
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             if not matches:
                 raise InputError(f"no file matches {text!r}", hint="check the pattern")
-            out.extend(m for m in matches if m.is_file())
+            out.extend(readable(m) for m in matches if not m.is_dir())
         elif Path(text).is_dir():
-            out.extend(sorted(f for f in Path(text).rglob("*")
-                              if f.is_file() and not f.name.startswith(".")))
-        elif Path(text).is_file():
-            out.append(Path(text))
+            try:
+                entries = sorted(f for f in Path(text).rglob("*") if not f.is_dir()
+                                 and not f.name.startswith("."))
+            except OSError as e:
+                raise InputError(f"cannot list the directory: {e.strerror or e}",
+                                 where=str(getattr(e, "filename", None) or text),
+                                 hint="check the directory's permissions") from e
+            out.extend(readable(f) for f in entries)
+        elif Path(text).is_file() or Path(text).is_symlink() or os.path.lexists(text):
+            out.append(readable(Path(text)))
         else:
             raise InputError(f"no such file or directory: {text}",
                              hint="check the path (globs like 'exports/*.csv.gz' work)")
@@ -50,6 +79,25 @@ def expand(paths: list[str | Path]) -> list[Path]:
     for f in out:
         unique.setdefault(f.resolve(), f)
     return list(unique.values())
+
+
+def readable(path: Path) -> Path:
+    """``path`` if it is a regular file this process can read, else an InputError."""
+    if path.is_symlink() and not path.exists():
+        raise InputError("a broken symbolic link (its target does not exist)",
+                         where=str(path), hint="fix or remove the link, then ingest again; "
+                                               "nothing was loaded")
+    if not path.is_file():
+        kind = "a named pipe" if path.is_fifo() else "a socket" if path.is_socket() else \
+            "a device" if path.is_block_device() or path.is_char_device() else "not a file"
+        raise InputError(f"not a regular file ({kind})", where=str(path),
+                         hint="copy the export to a regular file and ingest that; nothing "
+                              "was loaded")
+    if not os.access(path, os.R_OK):
+        raise InputError("permission denied: cannot read the file", where=str(path),
+                         hint="give this user read access (chmod u+r) or remove the file "
+                              "from the folder; nothing was loaded")
+    return path
 
 
 def fetch(url: str, timeout: float = 60.0) -> Path:
@@ -76,65 +124,30 @@ def fetch(url: str, timeout: float = 60.0) -> Path:
     return target
 
 
-def compression(path: Path) -> str | None:
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return "gzip"
-    if magic == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    if magic[:2] == b"PK":
-        return "zip"
-    return None
-
-
-def open_text(path: Path) -> IO[str]:
-    """Text stream of a plain, gzip, zstd or single-member zip file (BOM stripped)."""
-    kind = compression(path)
-    raw: IO[bytes]
-    if kind == "gzip":
-        raw = gzip.open(path, "rb")  # type: ignore[assignment]  # noqa: SIM115
-    elif kind == "zstd":
-        import zstandard
-
-        stream = path.open("rb")  # noqa: SIM115 - closed with the reader
-        raw = zstandard.ZstdDecompressor().stream_reader(stream)  # type: ignore[assignment]
-    elif kind == "zip":
-        import zipfile
-
-        zf = zipfile.ZipFile(path)
-        members = [n for n in zf.namelist() if not n.endswith("/")]
-        if len(members) != 1:
-            raise FormatError(f"zip archive holds {len(members)} files; cloudledger reads a "
-                              "zip with exactly one", where=str(path),
-                              hint="unzip it and ingest the directory")
-        raw = zf.open(members[0])
-    else:
-        raw = path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-
-
 def is_parquet(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(4) == b"PAR1"
 
 
+_OTHER_DELIMITERS = {";": "semicolons (';')", "\t": "tabs ('\\t', tab-separated)",
+                     "|": "pipes ('|')"}
+
+
 def sniff_header(path: Path, delimiter: str = ",") -> list[str]:
     """Column names from the first line of a delimited text file."""
-    try:
-        with open_text(path) as f:
-            first = f.readline()
-    except (OSError, EOFError, zlib.error) as e:
-        raise FormatError(f"cannot read the file: {e}", where=str(path),
-                          hint="the file may be truncated or not compressed as named; "
-                               "download it again") from e
-    if "\x00" in first:
-        raise FormatError("a binary file, not delimited text", where=str(path),
-                          hint="cloudledger reads CSV (plain, gz, zstd, zip), Parquet and JSON")
+    first = header_line(path)
     if not first.strip():
         raise FormatError("the file is empty (no header line)", where=f"{path}, line 1",
                           hint="export the report again; an empty export has no header")
-    return next(csv.reader([first], delimiter=delimiter))
+    names = next(csv.reader([first], delimiter=delimiter))
+    if delimiter == "," and len(names) <= 2:
+        for other, label in _OTHER_DELIMITERS.items():
+            if len(next(csv.reader([first], delimiter=other))) >= 3:
+                raise FormatError(f"the file is delimited by {label}, not commas",
+                                  where=f"{path}, line 1",
+                                  hint="export it again as comma-separated CSV (or convert "
+                                       "it); nothing was loaded")
+    return names
 
 
 def sniff_json(path: Path) -> Any:
@@ -148,9 +161,22 @@ def sniff_json(path: Path) -> Any:
 
 
 def parquet_columns(path: Path) -> list[str]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return list(pq.read_schema(path).names)
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(max(size - 4, 0))
+        tail = f.read(4)
+    if size < 12 or tail != b"PAR1":
+        raise FormatError("the Parquet file is truncated (it has no footer)", where=str(path),
+                          hint="download or export the file again; nothing was loaded")
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise FormatError(f"the Parquet file is corrupt (its footer cannot be read: "
+                          f"{str(e).splitlines()[0][:200]})", where=str(path),
+                          hint="download or export the file again; nothing was loaded") from e
 
 
 def columns_of(path: Path) -> list[str]:
@@ -170,18 +196,58 @@ def _sql_list(files: list[Path]) -> str:
     return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
 
+def engine_compression(path: Path) -> str:
+    """DuckDB's ``compression=`` for a file, from its first bytes rather than its name (a
+    gzip file named .csv reads; a plain file named .gz too)."""
+    kind = compression(path)
+    if kind == "zip":
+        raise FormatError("a zip archive: this format is read from plain, gzip or zstd "
+                          "files only", where=str(path),
+                          hint="unzip it and ingest the extracted file or folder")
+    return kind or "none"
+
+
+def by_compression(files: list[Path]) -> dict[str, list[Path]]:
+    groups: dict[str, list[Path]] = {}
+    for f in files:
+        groups.setdefault(engine_compression(f), []).append(f)
+    return groups
+
+
+def csv_call(files: list[Path], columns: list[str], *, delimiter: str = ",",
+             header: bool = True, quote: str = '"', escape: str = '"',
+             null: str | None = None, strict: bool = True,
+             types: dict[str, str] | None = None, nulls: tuple[str, ...] | None = None,
+             compression: str = "auto", extra: str = "") -> str:
+    """The SQL ``read_csv(...)`` call over ``files`` (one compression kind)."""
+    types = types or {}
+    cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': '{types.get(c, 'VARCHAR')}'"
+                           for c in columns) + "}"
+    opts = (f"header={str(header).lower()}, auto_detect=false, columns={cols}, "
+            f"delim='{delimiter}', quote='{quote}', escape='{escape}', "
+            f"filename='x_cl_file', compression='{compression}'")
+    if null is not None:
+        opts += f", nullstr='{null}'"
+    elif nulls:
+        opts += ", nullstr=[" + ", ".join("'" + n.replace("'", "''") + "'"
+                                          for n in nulls) + "]"
+    if not strict:
+        opts += ", strict_mode=false"
+    return f"read_csv({_sql_list(files)}, {opts}{', ' + extra if extra else ''})"
+
+
 def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: str = ",",
              header: bool = True, quote: str = '"', escape: str = '"',
              null: str | None = None, strict: bool = True,
              types: dict[str, str] | None = None,
-             nulls: tuple[str, ...] | None = None) -> ir.Table:
+             nulls: tuple[str, ...] | None = None, extra: str = "") -> ir.Table:
     """Engine table over delimited files that share the header ``columns``: every column
     text, except those ``types`` names (DuckDB type names) which the reader parses itself.
 
     ``strict=False`` accepts files that mix CRLF and LF line ends (Azure exports do);
-    ``nulls`` are the spellings the reader turns into NULL.
+    ``nulls`` are the spellings the reader turns into NULL; ``extra`` more read_csv options
+    (e.g. ``ignore_errors=true``). Compression is taken from each file's first bytes.
     """
-    types = types or {}
     name = _view_name()
     if store.is_spark:
         from pyspark.sql.types import StringType, StructField, StructType
@@ -193,19 +259,12 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
             reader = reader.option("nullValue", null)
         reader.schema(schema).csv([str(f) for f in files]).createOrReplaceTempView(name)
         return store.con.table(name)
-    cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': '{types.get(c, 'VARCHAR')}'"
-                           for c in columns) + "}"
-    opts = (f"header={str(header).lower()}, auto_detect=false, columns={cols}, "
-            f"delim='{delimiter}', quote='{quote}', escape='{escape}', "
-            f"filename='x_cl_file'")
-    if null is not None:
-        opts += f", nullstr='{null}'"
-    elif nulls:
-        opts += ", nullstr=[" + ", ".join(f"'{n}'" for n in nulls) + "]"
-    if not strict:
-        opts += ", strict_mode=false"
-    store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_csv("
-              f"{_sql_list(files)}, {opts})")
+    calls = [csv_call(group, columns, delimiter=delimiter, header=header, quote=quote,
+                      escape=escape, null=null, strict=strict, types=types, nulls=nulls,
+                      compression=kind, extra=extra)
+             for kind, group in by_compression(files).items()]
+    store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS " +
+              " UNION ALL BY NAME ".join(f"SELECT * FROM {c}" for c in calls))
     return store.con.table(name)
 
 
@@ -228,31 +287,3 @@ def read_ndjson(store: Any, files: list[Path]) -> ir.Table:
               f"{_sql_list(files)}, format='newline_delimited', union_by_name=true, "
               f"filename='x_cl_file')")
     return store.con.table(name)
-
-
-def truncated(path: Path) -> str | None:
-    """Why a compressed file cannot be read to its end, or None (error path only)."""
-    kind = compression(path)
-    if kind not in ("gzip", "zstd"):
-        return None
-    try:
-        with open_text(path) as f:
-            while f.read(1 << 20):
-                pass
-    except (OSError, EOFError, zlib.error) as e:
-        return f"the {kind} stream is truncated or corrupt ({e})"
-    except Exception as e:  # zstandard raises its own error type
-        return f"the {kind} stream is truncated or corrupt ({e})"
-    return None
-
-
-def first_bad_line(path: Path, expected: int, delimiter: str = ",") -> tuple[int, int] | None:
-    """(line, fields) of the first record whose field count differs (error path only)."""
-    with open_text(path) as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        for _ in reader:
-            break
-        for row in reader:
-            if len(row) != expected and row:
-                return reader.line_num, len(row)
-    return None
