@@ -185,13 +185,32 @@ def load_settings(path: str | Path | None = None, *, check: bool = True) -> Sett
     data: dict[str, Any] = {}
     lines: dict[tuple[str | int, ...], int] = {}
     if target.exists():
-        data, lines = parse_yaml(target.read_text(), str(target))
+        data, lines = parse_yaml(read_config_text(target), str(target))
     elif path:
         raise InputError(f"no config file at {target}",
                          hint="run `cloudledger init` to write a starter file")
     if os.environ.get("CLOUDLEDGER_STORE"):
         data["store"] = os.environ["CLOUDLEDGER_STORE"]
     return settings_from(data, lines, str(target), check=check)
+
+
+def read_config_text(target: Path) -> str:
+    """The settings file as text: UTF-8 (a BOM is allowed), else an InputError that names
+    the line with the first byte that is not UTF-8."""
+    from cloudledger.errors import InputError
+
+    try:
+        raw = target.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read the config file: {e.strerror or e}", where=str(target),
+                         hint="check the path and its permissions") from e
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise InputError(f"the config file is not UTF-8 (byte 0x{raw[e.start]:02x} at line "
+                         f"{line}; looks like Latin-1/cp1252)", where=f"{target}, line {line}",
+                         hint="save it as UTF-8 (e.g. `iconv -f CP1252 -t UTF-8`)") from None
 
 
 def parse_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str | int, ...], int]]:
