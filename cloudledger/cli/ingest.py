@@ -32,6 +32,10 @@ def ingest(
                                           "write nothing")] = False,
     allow_bad_rows: Annotated[bool, typer.Option(
         "--allow-bad-rows", help="load good rows; keep bad ones in table ingest_errors")] = False,
+    date_format: Annotated[str | None, typer.Option(
+        "--date-format", help="how FOCUS files write non-ISO dates: MDY (04/01/2025), DMY "
+        "(01/04/2025) or a strptime pattern ('%d.%m.%Y %H:%M'); needed when a file's slash "
+        "dates are ambiguous")] = None,
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Load billing exports (FOCUS or native) into the store, replacing restated periods."""
@@ -40,7 +44,7 @@ def ingest(
     st = open_store(store)
     with progress(f"ingesting {len(paths)} path(s)"):
         reports = run_ingest(st, [str(p) for p in paths], fmt=fmt, dry_run=dry_run,
-                             allow_bad_rows=allow_bad_rows)
+                             allow_bad_rows=allow_bad_rows, date_format=date_format)
     rows = []
     for r in reports:
         for w in r.warnings:
@@ -51,6 +55,8 @@ def ingest(
                          "billing_period": rec.billing_period, "currency": rec.currency,
                          "metric": rec.metric, "source_total": rec.source_total,
                          "loaded_total": rec.store_total, "difference": rec.difference})
+            if output is OutputFormat.json:  # the load's warning count, on each of its rows
+                rows[-1].update(warnings=len(r.warnings), rows_quarantined=r.rows_quarantined)
     emit(rows, output, title="Reconciliation (source file vs store)"
          + (" [dry run: nothing written]" if dry_run else ""))
     if output is OutputFormat.table:

@@ -27,6 +27,11 @@ def sniff(path: Path) -> Sniff:
                           hint="export the report again; a valid export has a header")
     if fs.is_parquet(path):
         return Sniff(path, tuple(fs.parquet_columns(path)))
+    if fs.compression(path) == "zstd":
+        broken = fs.zstd_incomplete(path)  # DuckDB would read a cut zstd stream silently
+        if broken:
+            raise FormatError(broken, where=str(path),
+                              hint="download the file again; nothing was loaded")
     if path.name.lower().endswith((".json", ".json.gz")):
         head = fs.open_text(path).read(1)
         if head in "[{" and not path.name.lower().endswith(".ndjson"):
@@ -53,6 +58,13 @@ def detect(path: Path) -> Source:
     s = sniff(path)
     hits = [src for src in SOURCES.values() if src.detect(s)]
     if not hits:
+        api_error(s)
+        from cloudledger import focus
+
+        if len(set(s.columns) & set(focus.NAMES)) >= 6:  # FOCUS with a key column missing
+            from cloudledger.ingest.sources.focus import check_columns
+
+            check_columns(list(s.columns), str(path))
         cols = ", ".join(c[:40] for c in s.columns[:8]) + (" ..." if len(s.columns) > 8
                                                             else "")
         raise FormatError(
@@ -61,6 +73,22 @@ def detect(path: Path) -> Source:
             where=str(path), hint="pass --format NAME to force a format; known formats: "
             + ", ".join(sorted(SOURCES)))
     return max(hits, key=lambda src: src.priority)
+
+
+def api_error(s: Sniff) -> None:
+    """A JSON document that is an API's error reply, not data: say so, with its message."""
+    doc = s.document
+    if not isinstance(doc, dict):
+        return
+    err: dict[str, Any] = doc["error"] if isinstance(doc.get("error"), dict) else doc
+    message = err.get("message") or err.get("error_description") or doc.get("error")
+    if message and ("error" in doc or "code" in err or "status" in doc) and not any(
+            isinstance(v, list) and len(v) > 1 for v in doc.values()):
+        code = err.get("code") or doc.get("status") or doc.get("code")
+        raise FormatError(f"an API error reply, not billing data: {str(message)[:300]}"
+                          + (f" (code {code})" if code else ""), where=f"{s.path}, line 1",
+                          hint="fix the request that saved this file (permissions, "
+                               "parameters) and save the response again")
 
 
 def formats() -> list[Source]:
@@ -81,15 +109,51 @@ def read_frames(store: Store, paths: list[str | Path], *, fmt: str | None = None
         groups.setdefault(source.name, []).append(f)
     frames = []
     for name, group in groups.items():
-        frames.append(SOURCES[name].read(store, group, options))
+        frames.append(read_source(store, name, group, options, forced=fmt is not None))
     return frames
 
 
+def read_source(store: Store, name: str, files: list[Path], options: Options, *,
+                forced: bool) -> Frame:
+    """``SOURCES[name].read``, with what a reader trips over on a file of another format
+    (a forced ``--source``) or an engine error while reading turned into a FormatError."""
+    import ibis.common.exceptions as ibis_errors
+
+    try:
+        return SOURCES[name].read(store, files, options)  # type: ignore[no-any-return]
+    except CloudledgerError:
+        raise
+    except (KeyError, AttributeError, ibis_errors.IbisError) as e:
+        if not forced:
+            raise
+        missing = str(e).strip("'\"")
+        try:
+            actual = detect(files[0]).name
+        except CloudledgerError:
+            actual = None
+        raise FormatError(
+            f"cannot read the file as {name}: it has no column {missing!r}",
+            where=", ".join(str(f) for f in files[:3]),
+            hint=(f"it looks like {actual!r}: drop --source, or pass --source {actual}"
+                  if actual and actual != name else "check --source against "
+                  "`cloudledger formats`")) from None
+    except ENGINE_ERRORS as e:
+        raise explain_engine_error(store, [Frame(name, files, None, None)],  # type: ignore[arg-type]
+                                   Exception(str(e))) from e
+
+
 def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
-           dry_run: bool = False, allow_bad_rows: bool = False) -> list[LoadReport]:
-    """Read, load and reconcile the files; on any error the store is left as it was."""
-    frames = read_frames(store, paths, fmt=fmt,
-                         options=Options(allow_bad_rows=allow_bad_rows))
+           dry_run: bool = False, allow_bad_rows: bool = False,
+           date_format: str | None = None) -> list[LoadReport]:
+    """Read, load and reconcile the files; on any error the store is left as it was.
+
+    ``date_format`` (MDY, DMY or a strptime pattern) says how FOCUS files write non-ISO
+    dates; without it an ambiguous file is an error."""
+    from cloudledger.ingest.parse import date_spec
+
+    options = Options(allow_bad_rows=allow_bad_rows,
+                      extra={"date_spec": date_spec(date_format)})
+    frames = read_frames(store, paths, fmt=fmt, options=options)
     try:
         return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows)
     except CloudledgerError:
@@ -138,9 +202,20 @@ def explain_engine_error(store: Store, frames: list[Frame], error: Exception) ->
             if broken:
                 return FormatError(broken, where=str(path),
                                    hint="download the file again; nothing was loaded")
+    file = _FILE.search(message)
     line = _LINE.search(message)
+    if "not utf-8" in message.lower() or "invalid unicode" in message.lower():
+        path = Path(file.group(1)) if file else frames[0].files[0]
+        at = int(line.group(1)) if line else 1
+        from cloudledger.ingest.bad_rows import _line_bytes
+
+        return fs.not_utf8(path, at, _line_bytes(path, at))
+    if "invalid state" in message:  # strict CSV parsing: often mixed line endings
+        from cloudledger.ingest.bad_rows import explain_scan_error
+
+        return explain_scan_error([Path(file.group(1))] if file else frames[0].files,
+                                  Exception(message))
     if line:
-        file = _FILE.search(message)
         detail = next((ln.strip() for ln in message.splitlines()
                        if ln.startswith("Expected Number of Columns")), first)
         return FormatError(f"malformed CSV record: {detail}",

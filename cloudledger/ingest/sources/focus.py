@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 
 from cloudledger import focus
 from cloudledger.errors import FormatError
+from cloudledger.ingest import checked, checks
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import parse, source_total, text, timestamp, union_all
 from cloudledger.ingest.registry import Options, Sniff, register
@@ -27,8 +28,28 @@ def looks_like_focus(sniff: Sniff) -> bool:
     return len(cols & set(focus.NAMES)) >= 6 and "BilledCost" in cols
 
 
+def header_names(columns: list[str], where: str) -> None:
+    """FormatError for a header the engine cannot take as column names: an empty name, or
+    the same name twice (DuckDB compares names without case)."""
+    for i, name in enumerate(columns, start=1):
+        if not name.strip():
+            raise FormatError(f"column {i} of the header has no name", where=f"{where}, line 1",
+                              hint="remove the empty column (a trailing comma?) or name it; "
+                                   "nothing was loaded")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(columns, start=1):
+        first = seen.setdefault(name.lower(), i)
+        if first != i:
+            same = "twice" if columns[first - 1] == name else \
+                f"twice (as {columns[first - 1]!r}; names are compared without case)"
+            raise FormatError(f"duplicate column name: {name!r} appears {same}, at columns "
+                              f"{first} and {i}", where=f"{where}, line 1",
+                              hint="rename or remove one of them; nothing was loaded")
+
+
 def check_columns(columns: list[str], where: str) -> tuple[str, list[str]]:
     """FOCUS version and warnings for a header; FormatError when it cannot be loaded."""
+    header_names(columns, where)
     present = set(columns)
     old = sorted(present & focus.PRE_1_0_NAMES)
     if old and not (present & {"ChargeCategory", "EffectiveCost"}):
@@ -99,11 +120,65 @@ NULL_SPELLINGS = ("NULL", "")
 @register("focus", "FOCUS 1.0-1.3 CSV (plain, gz, zstd) or Parquet, from any provider",
           detect=looks_like_focus, priority=10)
 def read(store: Any, paths: list[Path], options: Options) -> Frame:
-    return read_focus(store, paths, fast=True)
+    if store.is_spark:
+        return read_focus(store, paths, fast=False)
+    return read_checked(store, paths, options)
+
+
+def _sources(paths: list[Path]) -> tuple[list[checks.Source], set[str], list[str]]:
+    """Files grouped as they are read (CSV sharing a header; Parquet), versions, warnings."""
+    versions, warnings = set(), []
+    header: list[str] | None = None
+    csvs, parquets, pq_columns = [], [], []
+    for p in paths:
+        cols = fs.columns_of(p)
+        version, notes = check_columns(cols, str(p))
+        versions.add(version)
+        warnings += notes
+        if fs.is_parquet(p):
+            parquets.append(p)
+            pq_columns += [c for c in cols if c not in pq_columns]
+            continue
+        if header is not None and cols != header:
+            raise FormatError("CSV files of one load must share a header; this one "
+                              "differs from the first", where=str(p),
+                              hint="ingest files with different columns separately")
+        header = cols
+        csvs.append(p)
+    out = []
+    if csvs:
+        assert header is not None
+        out.append(checks.Source("csv", csvs, header))
+    if parquets:
+        out.append(checks.Source("parquet", parquets, pq_columns))
+    return out, versions, warnings
+
+
+def read_checked(store: Any, paths: list[Path], options: Options) -> Frame:
+    """FOCUS rows of ``paths`` after the row checks (``ingest.checks``): bad rows are the
+    load's error, or set aside with ``--allow-bad-rows``; totals cover the good rows."""
+    sources, versions, warnings = _sources(paths)
+    spec = options.extra.get("date_spec")
+    done = [checked.check_source(store, src, spec, options.allow_bad_rows)
+            for src in sources]
+    quarantined = [c.quarantined for c in done if c.quarantined is not None]
+
+    def frame(rows: list[ir.Table]) -> Frame:
+        return Frame("focus", paths, union_all(rows), union_all([c.totals for c in done]),
+                     version=max(versions),
+                     warnings=warnings + [w for c in done for w in c.warnings],
+                     quarantined=union_all(quarantined) if quarantined else None,
+                     rows_in=sum(c.rows_in for c in done))
+
+    out = frame([c.rows for c in done])
+    if any(c.fallback for c in done):  # the reader met an amount it parses otherwise
+        out.fallback = lambda: frame([c.fallback() if c.fallback else c.rows for c in done])
+    return out
 
 
 def read_focus(store: Any, paths: list[Path], *, fast: bool) -> Frame:
-    """FOCUS rows and totals of ``paths``; ``fast`` reads CSV amounts typed (see above)."""
+    """FOCUS rows and totals of ``paths`` without row checks (the Spark path); ``fast``
+    reads CSV amounts typed (see above)."""
     versions, warnings = set(), []
     csvs = [p for p in paths if not fs.is_parquet(p)]
     parquets = [p for p in paths if fs.is_parquet(p)]
