@@ -97,7 +97,8 @@ def reconcile_store(store: Any) -> pa.Table:
                              else_=j.EffectiveCost).cast(money).fill_null(0)
     recorded = j.select(
         "ingest_id", j.source, j.provider, "BillingAccountId", "BillingPeriodStart",
-        "BillingCurrency", "metric", "source_total", store_total=store_total,
+        "BillingCurrency", "metric", source_total=j.source_total.cast(money),
+        store_total=store_total,
         difference=store_total - j.source_total,
         status=ibis.cases(((store_total - j.source_total).abs() <= RECONCILE_TOLERANCE, "ok"),
                           (j.BilledCost.isnull(), "no rows left for this source total"),

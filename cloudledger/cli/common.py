@@ -135,11 +135,11 @@ _new_stores: list[Any] = []
 
 
 def _discard_new_stores() -> None:
+    import contextlib
+
     for st in _new_stores:
-        try:
+        with contextlib.suppress(Exception):  # best effort, on the error path
             st.discard()
-        except Exception:  # noqa: BLE001 - best effort on the error path
-            pass
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +121,8 @@ class Store:
         on ``tx.rollback()``. On Spark (no transactions) the body runs as it is."""
         tx = Transaction()
         if self.is_spark:
-            try:
+            with suppress(_Rollback):
                 yield tx
-            except _Rollback:
-                pass
             return
         self.raw("BEGIN TRANSACTION")
         try:

@@ -84,6 +84,10 @@ def load_all(store: Store, frames: list[Frame], *, dry_run: bool = False,
                               incremental=incremental)
     first_id = store.next_ingest_id()
     with store.transaction() as tx:
+        # schema changes (new x_ columns) first: DuckDB cannot ALTER a table it has
+        # already inserted into within the same transaction
+        for i, frame in enumerate(frames):
+            store.align(frame.rows.limit(0), first_id + i, frame.source)
         reports = []
         for i, frame in enumerate(frames):
             reports.append(_load_frame(store, frame, first_id + i, i + 1, dry_run,
