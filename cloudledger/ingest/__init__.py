@@ -119,8 +119,10 @@ def read_source(store: Store, name: str, files: list[Path], options: Options, *,
     (a forced ``--source``) or an engine error while reading turned into a FormatError."""
     import ibis.common.exceptions as ibis_errors
 
+    aside = fs.SET_ASIDE.set([] if options.allow_bad_rows else None)
     try:
-        return SOURCES[name].read(store, files, options)  # type: ignore[no-any-return]
+        frame: Frame = SOURCES[name].read(store, files, options)
+        return with_set_aside(frame, fs.SET_ASIDE.get() or [])
     except CloudledgerError:
         raise
     except (KeyError, AttributeError, ibis_errors.IbisError) as e:
@@ -140,6 +142,32 @@ def read_source(store: Store, name: str, files: list[Path], options: Options, *,
     except ENGINE_ERRORS as e:
         raise explain_engine_error(store, [Frame(name, files, None, None)],  # type: ignore[arg-type]
                                    Exception(str(e))) from e
+    finally:
+        fs.SET_ASIDE.reset(aside)
+
+
+def with_set_aside(frame: Frame, bad: list[Any]) -> Frame:
+    """``frame`` plus the malformed records its CSV reader set aside (--allow-bad-rows)."""
+    if not bad:
+        return frame
+    import ibis
+    import pyarrow as pa
+
+    from cloudledger.ingest.parse import union_all
+
+    table = ibis.memtable(pa.table({
+        "file": pa.array([b.file for b in bad], pa.string()),
+        "line": pa.array([b.line for b in bad], pa.int64()),
+        "reason": pa.array([b.reason for b in bad], pa.string()),
+        "raw": pa.array([b.raw for b in bad], pa.string())}))
+    frame.quarantined = table if frame.quarantined is None else union_all(
+        [frame.quarantined, table])
+    if frame.rows_in is not None:
+        frame.rows_in += len(bad)
+    frame.warnings.append(f"{len(bad)} malformed record(s) set aside in table ingest_errors "
+                          f"(first: {bad[0].where}); their amounts are not loaded; the raw "
+                          "records are kept in ingest_errors.raw")
+    return frame
 
 
 def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
@@ -254,10 +282,14 @@ def locate_bad_value(frames: list[Frame]) -> InputError | None:
             cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': 'VARCHAR'"
                                    for c in header) + "}"
             con.raw_sql("SET threads=1")
-            con.raw_sql(
-                f"CREATE TABLE raw AS SELECT row_number() OVER () AS cl_record, * FROM "
-                f"read_csv('{path}', header=true, auto_detect=false, columns={cols}, "
-                f"delim=',', quote='\"', escape='\"', parallel=false)")
+            try:
+                con.raw_sql(
+                    f"CREATE TABLE raw AS SELECT row_number() OVER () AS cl_record, * FROM "
+                    f"read_csv('{path}', header=true, auto_detect=false, columns={cols}, "
+                    f"delim=',', quote='\"', escape='\"', parallel=false)")
+            except duckdb.Error:
+                con.disconnect()
+                continue  # not a value: the caller reports the engine's own message
             raw = con.table("raw")
             for name in header:
                 column = focus.BY_NAME.get(name)

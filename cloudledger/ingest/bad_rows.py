@@ -64,8 +64,10 @@ def read_rejects(store: Any, tables: list[str]) -> list[Bad]:
     for table in tables:
         scans = table.replace("cl_rejects_", "cl_scans_")
         found += store.con.sql(
+            # DuckDB reports a short record once per missing column: keep the first
             f"SELECT s.file_path AS file, e.line, min(e.line_byte_position) AS offset, "
-            f"min(e.error_type) AS type, min(e.error_message) AS message, "
+            f"arg_min(e.error_type, coalesce(e.column_idx, 0)) AS type, "
+            f"arg_min(e.error_message, coalesce(e.column_idx, 0)) AS message, "
             f"min(e.csv_line) AS raw FROM {table} e JOIN {scans} s USING (scan_id, file_id) "
             f"GROUP BY ALL ORDER BY 1, 2").to_pyarrow().to_pylist()
         store.raw(f"DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {scans}")
@@ -81,7 +83,7 @@ def read_rejects(store: Any, tables: list[str]) -> list[Bad]:
             if kind.startswith("INVALID"):  # INVALID ENCODING / INVALID UNICODE
                 raise fs.not_utf8(Path(file), line, _line_bytes(Path(file), line))
             out.append(Bad(file, line, _reject_reason(kind, str(r["message"])),
-                           str(r["raw"] or "")))
+                           str(r["raw"] or "").strip("\r\n")))
     return sorted(out, key=lambda b: (b.file, b.line))
 
 

@@ -7,6 +7,7 @@ types. Headers are sniffed here (first line only) so the engine skips its own gu
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import glob
 import itertools
@@ -41,6 +42,10 @@ __all__ = ["MAX_HEADER_BYTES", "columns_of", "compression", "csv_call", "expand"
            "read_parquet", "record_lines", "sniff_header", "sniff_json", "truncated",
            "zstd_incomplete"]
 
+#: Set by ``ingest.read_source`` for a load with --allow-bad-rows: ``read_csv`` then sets
+#: malformed records aside here (as ``bad_rows.Bad``) instead of failing the load.
+SET_ASIDE: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "cloudledger_set_aside", default=None)
 TEXT_SUFFIXES = (".csv", ".csv.gz", ".csv.zst", ".gz", ".zst", ".txt", ".tsv", ".zip")
 _counter = itertools.count()
 
@@ -247,6 +252,10 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
     ``strict=False`` accepts files that mix CRLF and LF line ends (Azure exports do);
     ``nulls`` are the spellings the reader turns into NULL; ``extra`` more read_csv options
     (e.g. ``ignore_errors=true``). Compression is taken from each file's first bytes.
+
+    Under ``--allow-bad-rows`` (``SET_ASIDE`` holds a list) the files are first scanned for
+    malformed records (DuckDB rejects: wrong field count, broken quotes, a value the
+    reader cannot type); those are added to the list and the view skips them.
     """
     name = _view_name()
     if store.is_spark:
@@ -259,12 +268,30 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
             reader = reader.option("nullValue", null)
         reader.schema(schema).csv([str(f) for f in files]).createOrReplaceTempView(name)
         return store.con.table(name)
-    calls = [csv_call(group, columns, delimiter=delimiter, header=header, quote=quote,
-                      escape=escape, null=null, strict=strict, types=types, nulls=nulls,
-                      compression=kind, extra=extra)
-             for kind, group in by_compression(files).items()]
+    groups = by_compression(files)
+
+    def calls(more: str) -> list[str]:
+        return [csv_call(group, columns, delimiter=delimiter, header=header, quote=quote,
+                         escape=escape, null=null, strict=strict, types=types, nulls=nulls,
+                         compression=kind, extra=", ".join(x for x in (extra, more) if x))
+                for kind, group in groups.items()]
+
+    aside = SET_ASIDE.get()
+    if aside is not None and "ignore_errors" not in extra and "store_rejects" not in extra:
+        from cloudledger.ingest.bad_rows import read_rejects
+
+        tables = []
+        for i, call in enumerate(calls("store_rejects=true, rejects_table='cl_rejects_{n}', "
+                                       "rejects_scan='cl_scans_{n}'")):
+            n = f"{name}_{i}"
+            tables.append(f"cl_rejects_{n}")
+            store.con.raw_sql(f"SELECT count(*) FROM {call.replace('{n}', n)}").fetchall()
+        found = read_rejects(store, tables)
+        if found:  # the load reads the other records; the store keeps these in ingest_errors
+            aside.extend(found)
+            extra = ", ".join(x for x in (extra, "ignore_errors=true") if x)
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS " +
-              " UNION ALL BY NAME ".join(f"SELECT * FROM {c}" for c in calls))
+              " UNION ALL BY NAME ".join(f"SELECT * FROM {c}" for c in calls("")))
     return store.con.table(name)
 
 

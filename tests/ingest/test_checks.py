@@ -286,3 +286,24 @@ def test_native_latin1_names_the_encoding(shared_data: Path, tmp_path: Path) -> 
     with pytest.raises(FormatError, match="not UTF-8.*Latin-1") as e:
         ingest(Store(":memory:"), [path])
     assert "line 6" in str(e.value)
+
+
+@pytest.mark.parametrize("native", ["azure/finops-toolkit__EA_ActualCost_Small.csv",
+                                    "gcp/koku__tmp_example.csv"])
+def test_allow_bad_rows_on_native_csv(native: str, shared_data: Path,
+                                      tmp_path: Path) -> None:
+    """Azure, GCP and OCI read through files.read_csv: a malformed record is the error
+    (with its line), or with --allow-bad-rows set aside while the rest loads, reconciled."""
+    lines = (shared_data / "native" / native).read_bytes().splitlines(keepends=True)
+    ending = lines[4][len(lines[4].rstrip(b"\r\n")):]
+    lines[4] = b",".join(lines[4].split(b",")[:5]) + ending
+    path = tmp_path / Path(native).name
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(InputError, match="line 5"):
+        ingest(Store(":memory:"), [path])
+    s = Store(":memory:")
+    [report] = ingest(s, [path], allow_bad_rows=True)
+    assert report.rows_quarantined == 1 and all(r.ok for r in report.reconciliation)
+    [error] = s.execute(s.table("ingest_errors")).to_pylist()
+    assert error["line"] == 5 and "5 fields" in error["reason"]
+    assert error["raw"] == lines[4].rstrip(b"\r\n").decode()
