@@ -9,12 +9,14 @@ call commits together or not at all.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
 
 from cloudledger.errors import CloudledgerError, FormatError, InputError
 from cloudledger.ingest import files as fs
+from cloudledger.ingest.dedupe import all_loaded, drop_copies
 from cloudledger.ingest.registry import SOURCES, Options, Sniff, Source, get, load_all
 from cloudledger.store import Frame, LoadReport, Store
 
@@ -97,18 +99,29 @@ def formats() -> list[Source]:
 
 
 def read_frames(store: Store, paths: list[str | Path], *, fmt: str | None = None,
-                options: Options | None = None) -> list[Frame]:
-    """Frames (lazy FOCUS rows + source totals) for the files named by ``paths``."""
+                options: Options | None = None,
+                skipped: list[str] | None = None) -> list[Frame]:
+    """Frames (lazy FOCUS rows + source totals) for the files named by ``paths``.
+
+    Byte-identical copies and files already loaded are left out; with ``skipped`` given,
+    a warning for each is appended to it (otherwise they are read like any file)."""
     options = options or Options()
     found = fs.expand(paths)
     if not found:
         raise InputError("no files to ingest", where=", ".join(map(str, paths)))
+    if skipped is not None:
+        found, notes = drop_copies(found)
+        skipped.extend(notes)
     groups: dict[str, list[Path]] = {}
     for f in found:
         source = get(fmt) if fmt else detect(f)
         groups.setdefault(source.name, []).append(f)
     frames = []
     for name, group in groups.items():
+        done = all_loaded(store, group) if skipped is not None else None
+        if done is not None:
+            skipped.extend(done)  # type: ignore[union-attr]
+            continue
         frames.append(read_source(store, name, group, options, forced=fmt is not None))
     return frames
 
@@ -172,18 +185,29 @@ def with_set_aside(frame: Frame, bad: list[Any]) -> Frame:
 
 def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
            dry_run: bool = False, allow_bad_rows: bool = False,
-           date_format: str | None = None) -> list[LoadReport]:
+           incremental: bool = False, date_format: str | None = None) -> list[LoadReport]:
     """Read, load and reconcile the files; on any error the store is left as it was.
 
-    ``date_format`` (MDY, DMY or a strptime pattern) says how FOCUS files write non-ISO
-    dates; without it an ambiguous file is an error."""
+    Each load replaces the (provider, billing account, billing period) scopes it carries
+    (``incremental``: only the charge days it carries within them). Files already loaded,
+    and byte-identical copies, are skipped with a warning (in the first report's
+    ``warnings``; with every file skipped, no report). ``date_format`` (MDY, DMY or a
+    strptime pattern) says how FOCUS files write non-ISO dates; without it an ambiguous
+    file is an error."""
     from cloudledger.ingest.parse import date_spec
 
+    skipped: list[str] = []
     options = Options(allow_bad_rows=allow_bad_rows,
                       extra={"date_spec": date_spec(date_format)})
-    frames = read_frames(store, paths, fmt=fmt, options=options)
+    frames = read_frames(store, paths, fmt=fmt, options=options, skipped=skipped)
+    if frames:
+        frames[0].warnings[:0] = skipped
+    elif skipped:
+        raise NothingToLoad(skipped)
+    load = functools.partial(store.load_all, dry_run=dry_run, allow_bad_rows=allow_bad_rows,
+                             incremental=incremental)
     try:
-        return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows)
+        return load(frames)
     except CloudledgerError:
         raise
     except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
@@ -191,12 +215,22 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
             raise explain_engine_error(store, frames, Exception(str(e))) from e
     # a fast path met a value it cannot take: read those files the lenient way
     frames = [f.fallback() if f.fallback else f for f in frames]
+    if skipped:
+        frames[0].warnings[:0] = skipped
     try:
-        return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows)
+        return load(frames)
     except CloudledgerError:
         raise
     except ENGINE_ERRORS as e:
         raise explain_engine_error(store, frames, Exception(str(e))) from e
+
+
+class NothingToLoad(Exception):
+    """Every file named was skipped (already loaded, or a copy); not an error."""
+
+    def __init__(self, warnings: list[str]):
+        self.warnings = warnings
+        super().__init__("; ".join(warnings))
 
 
 def _engine_errors() -> tuple[type[BaseException], ...]:
