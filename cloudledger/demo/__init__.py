@@ -206,10 +206,15 @@ def write_metrics(path: Path, win: rowgen.Window, seed: int) -> Path:
 
 
 def load(store: Any, data: DemoData) -> list[Any]:
-    """Load the generated FOCUS files through the normal ingest path (reconciled)."""
-    from cloudledger.ingest import ingest
+    """Load the generated FOCUS files through the normal ingest path (reconciled); files
+    a previous demo run already loaded (same bytes) are skipped, so a rerun changes
+    nothing."""
+    from cloudledger.ingest import NothingToLoad, ingest
 
-    return ingest(store, [str(p) for p in data.paths])
+    try:
+        return ingest(store, [str(p) for p in data.paths])
+    except NothingToLoad:
+        return []
 
 
 __all__ = ["DEFAULT_ROWS", "DemoData", "generate", "last_full_month_end", "load",
