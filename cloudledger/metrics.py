@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from cloudledger.engine import literal
 from cloudledger.errors import FormatError, InputError
 from cloudledger.store import Store
 
@@ -209,10 +210,6 @@ def read_metrics_file(path: str | Path) -> MetricsFile:
     return MetricsFile(path=path, frame=table, warnings=warnings)
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def ensure_table(store: Store) -> None:
     if TABLE not in store.tables():
         store.con.create_table(TABLE, schema=SCHEMA)
@@ -225,22 +222,19 @@ def load_metrics(store: Store, path: str | Path) -> tuple[list[MetricLoad], list
     spans = store.execute(incoming.group_by("metric").aggregate(
         start=incoming.date.min(), end=incoming.date.max(), rows=incoming.count())
         .order_by("metric")).to_pylist()
+    dialect = store.engine.dialect
     conditions = " OR ".join(
-        f"(metric = {_quote(s['metric'])} AND date BETWEEN DATE '{s['start']}' AND "
-        f"DATE '{s['end']}')" for s in spans)
+        f"(metric = {literal(s['metric'], dialect)} AND date BETWEEN DATE "
+        f"{literal(str(s['start']), dialect)} AND DATE {literal(str(s['end']), dialect)})"
+        for s in spans)
     if store.is_spark:
         replaced = _load_spark(store, incoming, conditions)
     else:
-        store.raw("BEGIN TRANSACTION")
-        try:
+        with store.transaction():
             ensure_table(store)
             replaced = _count_replaced(store, conditions)
             store.raw(f"DELETE FROM {TABLE} WHERE {conditions}")
             store.con.insert(TABLE, incoming.cast(SCHEMA))
-            store.raw("COMMIT")
-        except BaseException:
-            store.raw("ROLLBACK")
-            raise
     loads = [MetricLoad(metric=s["metric"], start=s["start"], end=s["end"], rows=s["rows"],
                         replaced=replaced.get(s["metric"], 0)) for s in spans]
     return loads, mf.warnings
@@ -262,8 +256,7 @@ def _load_spark(store: Store, incoming: Any, conditions: str) -> dict[str, int]:
     del current
     store.con.create_table(f"{TABLE}__next", kept.union(incoming.cast(SCHEMA)),
                            overwrite=True)
-    store.con.drop_table(TABLE)
-    store.raw(f"ALTER TABLE {TABLE}__next RENAME TO {TABLE}")
+    store.engine.swap(f"{TABLE}__next", TABLE)
     return replaced
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,15 @@ def spark_db(spark):  # type: ignore[no-untyped-def]
     yield spark
     spark.catalog.setCurrentDatabase("default")
     spark.sql(f"DROP DATABASE {name} CASCADE")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new store on DuckDB, then on Spark (local mode): the same assertions on both."""
+    if request.param == "spark":
+        spark = request.getfixturevalue("spark_db")
+        yield Store(spark=spark)
+        return
+    s = Store(tmp_path / "store.duckdb")
+    yield s
+    s.close()

@@ -294,24 +294,15 @@ def allocate(store: Store, settings: Settings) -> AllocationResult:
     check_data(run, settings)
     focus_columns = run.columns("focus")
     target = _Target(run, settings, focus_columns)
-    spark = run.spark is not None
-    begun = False
     try:
         # the next table is built outside a transaction (a large transaction's COMMIT
-        # rewrites every row); only the swap is one transaction
+        # rewrites every row); only the swap is one transaction (engine.swap)
         run.create(NEXT, label_sql(run, settings, focus_columns))
         _run_steps(run, settings, target)
         result = _check(run, settings)
-        if not spark:
-            run.exec("BEGIN TRANSACTION")
-            begun = True
         before_commit()
         run.rename(NEXT, "allocated")
-        if not spark:
-            run.exec("COMMIT")
     except BaseException:
-        if begun:
-            run.exec("ROLLBACK")
         for name in (NEXT, NEXT + "_step", POOLED, POOLED + "_step"):
             run.drop(name)
         raise

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 import sqlglot
 
 from cloudledger.config import Match, Settings
+from cloudledger.engine import ident, literal
 from cloudledger.store import Store
 
 #: Money is multiplied by a share as DECIMAL(22,12) x DECIMAL(15,14): the product fits in 38
@@ -27,20 +27,8 @@ MONEY = "DECIMAL(38, 12)"
 SHARE_PLACES = 14
 
 
-def q(name: str) -> str:
-    """A quoted identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: Any) -> str:
-    """A SQL literal (strings, numbers, decimals, NULL)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+q = ident  # one quoting function for the whole code base (cloudledger.engine)
+lit = literal
 
 
 def in_list(expr: str, values: str | Iterable[str]) -> str:
@@ -51,12 +39,13 @@ def in_list(expr: str, values: str | Iterable[str]) -> str:
 
 
 class Runner:
-    """Runs DuckDB-dialect SQL on the store's engine."""
+    """Runs DuckDB-dialect SQL on the store's engine (``cloudledger.engine``)."""
 
     def __init__(self, store: Store):
         self.store = store
         self.spark = store.spark
-        self.dialect = "spark" if store.is_spark else "duckdb"
+        self.engine = store.engine
+        self.dialect = self.engine.dialect
 
     def text(self, sql: str) -> str:
         if self.spark is None:
@@ -64,43 +53,26 @@ class Runner:
         return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
     def exec(self, sql: str) -> None:
-        if self.spark is not None:
-            self.spark.sql(self.text(sql))
-        else:
-            self.store.con.con.execute(sql)
+        self.engine.execute(sql)
 
     def fetch(self, sql: str) -> list[dict[str, Any]]:
-        if self.spark is not None:
-            return [r.asDict() for r in self.spark.sql(self.text(sql)).collect()]
-        cur = self.store.con.con.execute(sql)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return self.engine.fetch(sql)
 
     def create(self, name: str, sql: str) -> None:
-        if self.spark is not None:
-            self.spark.sql(self.text(sql)).write.mode("overwrite").saveAsTable(name)
-        else:
-            self.exec(f"CREATE OR REPLACE TABLE {q(name)} AS {sql}")
+        self.engine.create(name, sql)
 
     def register(self, name: str, table: Any) -> None:
         """Make a small Arrow table (all string columns) queryable as ``name``."""
-        if self.spark is not None:
-            self.spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
-        else:
-            self.store.con.con.register(name, table)
+        self.engine.register(name, table)
 
     def unregister(self, name: str) -> None:
-        if self.spark is not None:
-            self.spark.catalog.dropTempView(name)
-        else:
-            self.store.con.con.unregister(name)
+        self.engine.unregister(name)
 
     def drop(self, name: str) -> None:
-        self.exec(f"DROP TABLE IF EXISTS {q(name)}")
+        self.engine.drop(name)
 
     def rename(self, old: str, new: str) -> None:
-        self.drop(new)
-        self.exec(f"ALTER TABLE {q(old)} RENAME TO {q(new)}")
+        self.engine.swap(old, new)
 
     def columns(self, table: str) -> list[str]:
         return list(self.store.con.table(table).columns)
@@ -114,6 +86,11 @@ class Runner:
         """The text of a top-level JSON key (NULL when absent or not valid JSON)."""
         path = "$." + json.dumps(key)
         if self.spark is not None:
+            if not key.replace("_", "a").isalnum():
+                # sqlglot's JSON-path transpile breaks on quotes in a key: look the key up
+                # as a plain string in the parsed object instead
+                return (f"try_element_at(from_json({column}, 'map<string,string>'), "
+                        f"{lit(key)})")
             return f"json_extract_string({column}, {lit(path)})"
         return f"TRY(json_extract_string({column}, {lit(path)}))"
 

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from cloudledger.engine import literal
 from cloudledger.errors import CloudledgerError, FormatError, InputError
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.dedupe import all_loaded, drop_copies
@@ -313,14 +314,13 @@ def locate_bad_value(frames: list[Frame]) -> InputError | None:
             except FormatError as e:
                 return e
             con = ibis.duckdb.connect()
-            cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': 'VARCHAR'"
-                                   for c in header) + "}"
+            cols = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in header) + "}"
             con.raw_sql("SET threads=1")
             try:
                 con.raw_sql(
                     f"CREATE TABLE raw AS SELECT row_number() OVER () AS cl_record, * FROM "
-                    f"read_csv('{path}', header=true, auto_detect=false, columns={cols}, "
-                    f"delim=',', quote='\"', escape='\"', parallel=false)")
+                    f"read_csv({literal(str(path))}, header=true, auto_detect=false, "
+                    f"columns={cols}, delim=',', quote='\"', escape='\"', parallel=false)")
             except duckdb.Error:
                 con.disconnect()
                 continue  # not a value: the caller reports the engine's own message

@@ -35,6 +35,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
+from cloudledger.engine import ident
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import DMY, MDY, NULL_TOKENS, DateSpec, text, try_timestamp
 
@@ -168,7 +169,7 @@ JSON_CHECKED = ("Tags", "AllocatedTags")
 def exact_duplicates(store: Any, src: Source) -> int:
     """Rows equal to another row on every column (error path of the candidate count)."""
     raw, _ = raw_relation(store, src, mode="rows")
-    data = ", ".join('"' + c.replace('"', '""') + '"' for c in raw.columns
+    data = ", ".join(ident(c) for c in raw.columns
                      if c not in ("x_cl_file", "cl_record"))
     found = store.con.sql(f"SELECT coalesce(sum(n - 1), 0) AS dups FROM (SELECT count(*) AS n "
                           f"FROM {raw.get_name()} GROUP BY {data})").to_pyarrow()

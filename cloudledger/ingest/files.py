@@ -13,12 +13,14 @@ import glob
 import itertools
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
 
+from cloudledger.engine import literal, literal_list
 from cloudledger.errors import FormatError, InputError
 from cloudledger.ingest.textfile import (
     MAX_HEADER_BYTES,
@@ -197,8 +199,14 @@ def _view_name() -> str:
     return f"cl_raw_{next(_counter)}"
 
 
+def spark_paths(files: list[Path]) -> list[str]:
+    """Paths as Spark's readers take them: Hadoop globs them, so its glob characters
+    (and its escape, the backslash) in a file name are escaped."""
+    return [re.sub(r"([\\*?\[\]{}])", r"\\\1", str(f)) for f in files]
+
+
 def _sql_list(files: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    return literal_list(str(f) for f in files)
 
 
 def engine_compression(path: Path) -> str:
@@ -226,16 +234,15 @@ def csv_call(files: list[Path], columns: list[str], *, delimiter: str = ",",
              compression: str = "auto", extra: str = "") -> str:
     """The SQL ``read_csv(...)`` call over ``files`` (one compression kind)."""
     types = types or {}
-    cols = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': '{types.get(c, 'VARCHAR')}'"
+    cols = "{" + ", ".join(f"{literal(c)}: {literal(types.get(c, 'VARCHAR'))}"
                            for c in columns) + "}"
     opts = (f"header={str(header).lower()}, auto_detect=false, columns={cols}, "
-            f"delim='{delimiter}', quote='{quote}', escape='{escape}', "
-            f"filename='x_cl_file', compression='{compression}'")
+            f"delim={literal(delimiter)}, quote={literal(quote)}, escape={literal(escape)}, "
+            f"filename='x_cl_file', compression={literal(compression)}")
     if null is not None:
-        opts += f", nullstr='{null}'"
+        opts += f", nullstr={literal(null)}"
     elif nulls:
-        opts += ", nullstr=[" + ", ".join("'" + n.replace("'", "''") + "'"
-                                          for n in nulls) + "]"
+        opts += f", nullstr={literal_list(nulls)}"
     if not strict:
         opts += ", strict_mode=false"
     return f"read_csv({_sql_list(files)}, {opts}{', ' + extra if extra else ''})"
@@ -266,7 +273,7 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
             "quote", quote).option("escape", escape).option("multiLine", True)
         if null is not None:
             reader = reader.option("nullValue", null)
-        reader.schema(schema).csv([str(f) for f in files]).createOrReplaceTempView(name)
+        reader.schema(schema).csv(spark_paths(files)).createOrReplaceTempView(name)
         return store.con.table(name)
     groups = by_compression(files)
 
@@ -298,7 +305,7 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
 def read_parquet(store: Any, files: list[Path]) -> ir.Table:
     name = _view_name()
     if store.is_spark:
-        store.spark.read.parquet(*[str(f) for f in files]).createOrReplaceTempView(name)
+        store.spark.read.parquet(*spark_paths(files)).createOrReplaceTempView(name)
         return store.con.table(name)
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
               f"{_sql_list(files)}, union_by_name=true, filename='x_cl_file')")
@@ -308,7 +315,7 @@ def read_parquet(store: Any, files: list[Path]) -> ir.Table:
 def read_ndjson(store: Any, files: list[Path]) -> ir.Table:
     name = _view_name()
     if store.is_spark:
-        store.spark.read.json([str(f) for f in files]).createOrReplaceTempView(name)
+        store.spark.read.json(spark_paths(files)).createOrReplaceTempView(name)
         return store.con.table(name)
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_json("
               f"{_sql_list(files)}, format='newline_delimited', union_by_name=true, "

@@ -24,6 +24,7 @@ import sqlglot
 import sqlglot.expressions as sge
 
 from cloudledger import focus
+from cloudledger.engine import ident, literal
 from cloudledger.errors import InputError
 from cloudledger.reconcile import reconcile_store
 from cloudledger.store import load as _load
@@ -70,11 +71,14 @@ class Store:
             self.con.raw_sql("SET preserve_insertion_order=false")
             # A bounded buffer pool keeps a 50M-row month streaming (DuckDB spills to disk).
             limit = os.environ.get("CLOUDLEDGER_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-            self.con.raw_sql(f"SET memory_limit='{limit}'")
+            self.con.raw_sql(f"SET memory_limit={literal(limit)}")
             if not read_only:
                 # commit through a checkpoint, not a WAL record: a large WAL record cut
                 # short by kill -9 has been seen to replay half a transaction
                 self.con.raw_sql("SET checkpoint_threshold='0MB'")
+        from cloudledger.engine import engine_for
+
+        self.engine = engine_for(self)
         tables = set(self.tables())
         if read_only:
             if "focus" not in tables:
@@ -120,20 +124,8 @@ class Store:
         """One DuckDB transaction: committed at the end, rolled back on any exception or
         on ``tx.rollback()``. On Spark (no transactions) the body runs as it is."""
         tx = Transaction()
-        if self.is_spark:
-            with suppress(_Rollback):
-                yield tx
-            return
-        self.raw("BEGIN TRANSACTION")
-        try:
+        with suppress(_Rollback), self.engine.transaction():
             yield tx
-        except _Rollback:
-            self.raw("ROLLBACK")
-            return
-        except BaseException:
-            self.raw("ROLLBACK")
-            raise
-        self.raw("COMMIT")
 
     def _ensure_tables(self, existing: set[str]) -> None:
         schemas = {"focus": ibis.schema(focus.canonical_schema()), "ingest_log": LOG_SCHEMA,
@@ -231,10 +223,9 @@ class Store:
             raise InputError(f"column {name!r} is neither FOCUS nor x_-prefixed")
         type_text = self.con.compiler.type_mapper.to_string(ibis.dtype(dtype))
         if self.is_spark:
-            self.raw(f"ALTER TABLE focus ADD COLUMNS (`{name.replace('`', '``')}` "
-                     f"{type_text})")
+            self.raw(f"ALTER TABLE focus ADD COLUMNS ({ident(name, 'spark')} {type_text})")
         else:
-            self.raw(f"ALTER TABLE focus ADD COLUMN {_load.q(name)} {type_text}")
+            self.raw(f"ALTER TABLE focus ADD COLUMN {ident(name)} {type_text}")
 
     def load(self, frame: Frame, *, dry_run: bool = False,
              allow_bad_rows: bool = False, incremental: bool = False) -> LoadReport:

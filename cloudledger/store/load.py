@@ -32,6 +32,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cloudledger import focus
+from cloudledger.engine import ident as q
 from cloudledger.errors import InputError, RunError
 from cloudledger.reconcile import Reconciliation, reconcile_frame
 from cloudledger.store.files import sha256_of
@@ -53,10 +54,6 @@ step: Callable[[str], None] = _no_op
 
 def before_commit() -> None:
     """Test seam kept for callers that patch the moment just before COMMIT."""
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 PROVIDER = 'coalesce("ProviderName", \'\')'

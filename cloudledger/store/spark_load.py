@@ -102,8 +102,8 @@ def _swap(store: Store, staged: list[tuple[Frame, int, str, int, int, list[Any]]
     store.con.create_table("source_totals__next", totals_next, overwrite=True)
     duck.step("before commit")
     duck.before_commit()
-    _rename(store, "focus__next", "focus")
-    _rename(store, "source_totals__next", "source_totals")
+    store.engine.swap("focus__next", "focus")
+    store.engine.swap("source_totals__next", "source_totals")
     for frame, ingest_id, _name, rows, quarantined, recon in staged:
         replaced = next(r for r in reports if r.ingest_id == ingest_id).replaced
         if frame.quarantined is not None and allow_bad_rows:
@@ -140,8 +140,3 @@ def _followed_totals(store: Store, gone: ir.Table) -> ir.Table:
                                       hit.BillingPeriodStart == live.s, hit.k_c == live.c])
     kept = untouched.union(still_live)
     return kept.select(*TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA)
-
-
-def _rename(store: Store, built: str, target: str) -> None:
-    store.con.drop_table(target, force=True)
-    store.raw(f"ALTER TABLE {built} RENAME TO {target}")

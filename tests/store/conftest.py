@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from cloudledger.store import Store
 
 COLUMNS = ["BillingAccountId", "BillingAccountName", "BillingPeriodStart", "BillingPeriodEnd",
            "ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency", "BilledCost",
@@ -41,15 +36,3 @@ def write_focus(path: Path, rows: list[dict[str, Any]]) -> Path:
         for r in rows:
             w.writerow(["" if r[c] is None else r[c] for c in COLUMNS])
     return path
-
-
-@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def engine_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A new store on DuckDB, then on Spark (local mode): the same assertions on both."""
-    if request.param == "spark":
-        spark = request.getfixturevalue("spark_db")
-        yield Store(spark=spark)
-        return
-    s = Store(tmp_path / "store.duckdb")
-    yield s
-    s.close()

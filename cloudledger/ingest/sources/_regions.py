@@ -24,6 +24,8 @@ from collections.abc import Mapping
 import ibis
 import ibis.expr.types as ir
 
+from cloudledger.engine import literal
+
 AWS: dict[str, str] = {
     "us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)",
     "us-west-1": "US West (N. California)", "us-west-2": "US West (Oregon)",
@@ -208,10 +210,7 @@ def id_of(value: ir.StringValue, table: Mapping[str, str],
 
 def sql_case(expr: str, mapping: Mapping[str, str]) -> str:
     """``mapping[expr]`` as a SQL CASE (NULL where absent), for SQL-string mappings."""
-    def lit(s: str) -> str:
-        return "'" + s.replace("'", "''") + "'"
-
-    whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
+    whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in mapping.items())
     return f"(CASE {expr} {whens} END)"
 
 

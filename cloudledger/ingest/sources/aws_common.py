@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cloudledger.engine import ident, literal  # noqa: F401 - re-exported
+
 #: Legacy-CUR fields the mapping reads. Fields absent from a file read as NULL.
 NATIVE_FIELDS = (
     "identity/LineItemId",
@@ -178,12 +180,7 @@ def snake(name: str) -> str:
     return re.sub(r"_+", "_", out).strip("_")
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+quote = ident  # the one quoting function (cloudledger.engine)
 
 
 def x_name(prefix: str, key: str) -> str:

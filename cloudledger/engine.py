@@ -1,0 +1,161 @@
+"""The seam between cloudledger and its engines: DuckDB (embedded) and Spark.
+
+Every statement cloudledger builds is DuckDB SQL; on Spark it is transpiled with sqlglot.
+Names and values reach SQL text only through ``ident`` and ``literal`` (sqlglot quotes
+them for the target dialect: a tag key or file path with ``'``, ``"``, ``\\``, ``;`` or a
+newline stays one identifier or one string).
+
+    eng = engine_for(store)          # DuckDBEngine(con) or SparkEngine(session)
+    eng.fetch("SELECT ...")          # small results as dicts
+    eng.query("SELECT ...")          # pyarrow.Table
+    eng.execute("CREATE ...")
+    with eng.transaction(): ...      # DuckDB: one transaction; Spark: runs as is
+    eng.create("t", "SELECT ...")   # CREATE OR REPLACE TABLE t AS ...
+    eng.swap("t__next", "t")         # the built table takes the target's place
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, Protocol
+
+import pyarrow as pa
+import sqlglot
+import sqlglot.expressions as sge
+
+
+def ident(name: str, dialect: str = "duckdb") -> str:
+    """A quoted identifier in ``dialect``."""
+    return sge.to_identifier(name, quoted=True).sql(dialect)
+
+
+def literal(value: Any, dialect: str = "duckdb") -> str:
+    """A SQL literal (text, numbers, decimals, booleans, NULL) in ``dialect``."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return sge.Literal.string(str(value)).sql(dialect)
+
+
+def literal_list(values: Any, dialect: str = "duckdb") -> str:
+    """``[v1, v2, ...]``: a DuckDB list literal (file lists, null spellings)."""
+    return "[" + ", ".join(literal(v, dialect) for v in values) + "]"
+
+
+class Engine(Protocol):
+    dialect: str
+
+    def execute(self, sql: str) -> None: ...
+    def query(self, sql: str) -> pa.Table: ...
+    def fetch(self, sql: str) -> list[dict[str, Any]]: ...
+    def create(self, name: str, sql: str) -> None: ...
+    def register(self, name: str, table: pa.Table) -> None: ...
+    def unregister(self, name: str) -> None: ...
+    def drop(self, name: str) -> None: ...
+    def swap(self, built: str, target: str) -> None: ...
+    def transaction(self) -> Any: ...
+
+
+class DuckDBEngine:
+    """DuckDB through its own connection (the one Ibis wraps)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, con: Any):
+        self.con = con  # duckdb.DuckDBPyConnection
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> pa.Table:
+        return self.con.execute(sql).fetch_arrow_table()
+
+    def fetch(self, sql: str) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def create(self, name: str, sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS {sql}")
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def drop(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {ident(name)}")
+
+    def swap(self, built: str, target: str) -> None:
+        """In one transaction: drop ``target``, rename ``built`` to it."""
+        with self.transaction():
+            self.drop(target)
+            self.execute(f"ALTER TABLE {ident(built)} RENAME TO {ident(target)}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+
+class SparkEngine:
+    """Spark SQL; statements written for DuckDB are transpiled with sqlglot."""
+
+    dialect = "spark"
+
+    def __init__(self, spark: Any):
+        self.spark = spark
+
+    def text(self, sql: str) -> str:
+        return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+    def execute(self, sql: str) -> None:
+        self.spark.sql(self.text(sql))
+
+    def query(self, sql: str) -> pa.Table:
+        return self.spark.sql(self.text(sql)).toArrow()
+
+    def fetch(self, sql: str) -> list[dict[str, Any]]:
+        return [r.asDict() for r in self.spark.sql(self.text(sql)).collect()]
+
+    def create(self, name: str, sql: str) -> None:
+        self.spark.sql(self.text(sql)).write.mode("overwrite").saveAsTable(name)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
+    def drop(self, name: str) -> None:
+        self.spark.sql(f"DROP TABLE IF EXISTS {ident(name, 'spark')}")
+
+    def swap(self, built: str, target: str) -> None:
+        """Spark tables have no transactions: drop the target, rename the built table."""
+        self.drop(target)
+        self.spark.sql(f"ALTER TABLE {ident(built, 'spark')} RENAME TO "
+                       f"{ident(target, 'spark')}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+
+def engine_for(store: Any) -> DuckDBEngine | SparkEngine:
+    """The engine adapter of a Store (DuckDB connection or Spark session)."""
+    if store.spark is not None:
+        return SparkEngine(store.spark)
+    return DuckDBEngine(store.con.con)
