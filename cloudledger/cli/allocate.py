@@ -31,14 +31,47 @@ STARTER = Path(__file__).resolve().parent.parent / "allocate" / "starter.yaml"
 def init(config: Annotated[Path, typer.Option(
         "--config", help="where to write the starter settings")] = Path("cloudledger.yaml"),
          force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")]
-         = False) -> None:
-    """Write a commented starter cloudledger.yaml (tuned for `cloudledger demo` data)."""
+         = False,
+         store: Annotated[Path | None, typer.Option(
+             "--store", help="propose the settings from this store's own bills (owner tag "
+                             "keys, accounts, shared charges) instead of the demo starter")]
+         = None) -> None:
+    """Write a commented cloudledger.yaml: proposed from the store's bills with --store,
+    else the starter tuned for `cloudledger demo` data."""
     if config.exists() and not force:
         raise InputError(f"{config} already exists", where=str(config),
                          hint="pass --force to overwrite it, or --config OTHER.yaml")
+    text = STARTER.read_text() if store is None else _proposed(store)
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(STARTER.read_text())
-    err.print(f"wrote {config}; next: `cloudledger allocate --config {config}`")
+    config.write_text(text, encoding="utf-8")
+    next_store = f" --store {store}" if store is not None else ""
+    err.print(f"wrote {config}; next: `cloudledger allocate{next_store} --config {config}`",
+              highlight=False)
+
+
+def _proposed(path: Path) -> str:
+    """The commented settings proposed from the store at ``path``, checked against it."""
+    from cloudledger.allocate.engine import check_data
+    from cloudledger.allocate.propose import propose
+    from cloudledger.allocate.propose_render import pct, render
+    from cloudledger.allocate.sql import Runner
+    from cloudledger.config import parse_yaml, settings_from
+
+    s = open_store(path, read_only=True)
+    try:
+        with progress("reading the store's tags and accounts"):
+            proposal = propose(s)
+        text = render(proposal, str(path))
+        data, lines = parse_yaml(text, "proposed settings")
+        check_data(Runner(s), settings_from(data, lines, "proposed settings"))
+    finally:
+        s.close()
+    dims = proposal.dimension_names
+    err.print(f"owner dimensions: {', '.join(dims)}; primary {proposal.primary}: " + (
+        f"{len(proposal.accounts)} account rules" if proposal.primary == "account" else
+        f"tags cover {pct(proposal.dimensions[0].share)} of cost") + "; shared pools: "
+        + (", ".join(p.name for p in proposal.pools) or "none"), highlight=False)
+    return text
 
 
 def _settings(config: Path | None) -> Any:
