@@ -142,6 +142,14 @@ class Chargeback(Strict):
     cost_centers: dict[str, str] = Field(default_factory=dict)
 
 
+class Sql(Strict):
+    """``cloudledger sql`` (and the read API): a statement running longer than
+    ``time_limit`` seconds is stopped; at most ``row_limit`` rows are shown."""
+
+    time_limit: float = Field(default=30.0, gt=0)
+    row_limit: int = Field(default=1000, gt=0)
+
+
 class Settings(Strict):
     store: str | None = None
     owners: Owners = Field(default_factory=Owners)
@@ -154,6 +162,7 @@ class Settings(Strict):
     chargeback: Chargeback = Field(default_factory=Chargeback)
     budgets: list[dict[str, Any]] = Field(default_factory=list)
     notifications: list[dict[str, Any]] = Field(default_factory=list)
+    sql: Sql = Field(default_factory=Sql)
 
     #: (path in the YAML document) -> line number, for messages; empty for defaults
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
