@@ -20,8 +20,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import sqlglot
-import sqlglot.expressions as sge
 
 from cloudledger import focus
 from cloudledger.engine import ident, literal
@@ -156,23 +154,15 @@ class Store:
                 p.unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- queries
-    def sql(self, query: str) -> pa.Table:
-        """Run a read-only query (SELECT / WITH / DESCRIBE / SHOW) and return Arrow."""
-        dialect = "spark" if self.is_spark else "duckdb"
-        try:
-            statements = sqlglot.parse(query, read=dialect)
-        except sqlglot.errors.ParseError as e:
-            raise InputError(f"cannot parse the query: {e}", where="sql") from e
-        if len(statements) != 1 or not isinstance(
-                statements[0], (sge.Query, sge.Describe, sge.Show)):
-            raise InputError("only one read-only query (SELECT, WITH, DESCRIBE, SHOW) is "
-                             "allowed", where="sql", hint="the store is changed only by "
-                             "`cloudledger ingest` and `cloudledger allocate`")
-        try:
-            return self.con.sql(query, dialect=dialect).to_pyarrow()
-        except Exception as e:  # the engine's own message is the useful part
-            raise InputError(str(e).splitlines()[0], where="sql",
-                             hint=f"tables: {', '.join(sorted(self.tables()))}") from e
+    def sql(self, query: str, *, time_limit: float | None = 30.0,
+            row_limit: int | None = None) -> pa.Table:
+        """Run one read-only query as typed (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, ...)
+        and return Arrow: at most ``row_limit`` rows, stopped after ``time_limit`` seconds.
+        A store opened ``read_only`` is locked first (no files, URLs, extensions or
+        settings); see ``cloudledger.store.query``."""
+        from cloudledger.store.query import run
+
+        return run(self, query, time_limit=time_limit, row_limit=row_limit)
 
     def next_ingest_id(self) -> int:
         log = self.table("ingest_log").ingest_id.max()
