@@ -106,12 +106,3 @@ def reconcile(store: StoreOpt = None, output: FormatOpt = OutputFormat.table) ->
     emit(rows, output, title="Reconciliation")
     if any(r["status"] != "ok" for r in rows):
         raise typer.Exit(1)
-
-
-@app.command()
-@guarded
-def sql(query: Annotated[str, typer.Argument(help="one SELECT / WITH / DESCRIBE query")],
-        store: StoreOpt = None, output: FormatOpt = OutputFormat.table) -> None:
-    """Run a read-only SQL query on the store (tables: focus, allocated, ingest_log, ...)."""
-    st = open_store(store, read_only=True)
-    emit(st.sql(query), output)
