@@ -62,15 +62,22 @@ def get(name: str) -> Source:
     load_all()
     if name not in SOURCES:
         close = difflib.get_close_matches(name, list(SOURCES), n=1)
-        raise InputError(f"unknown format {name!r}", where="--format",
+        raise InputError(f"unknown format {name!r}", where="--source",
                          hint=(f"did you mean {close[0]!r}? " if close else "") +
                          f"known formats: {', '.join(sorted(SOURCES))}")
     return SOURCES[name]
 
 
+#: Entry point group through which other packages add sources: each entry point names a
+#: module whose ``@register`` calls run when it is imported, e.g. in a plugin's
+#: pyproject.toml ``[project.entry-points."cloudledger.sources"] acme = "acme_cl.source"``.
+ENTRY_POINT_GROUP = "cloudledger.sources"
+
+
 def load_all() -> None:
-    """Import every source module so that its @register runs."""
+    """Import every source module (built in, then plugins) so that its @register runs."""
     import importlib
+    import importlib.metadata
     import pkgutil
 
     import cloudledger.ingest.sources as pkg
@@ -79,3 +86,10 @@ def load_all() -> None:
         if mod.name.startswith("_"):
             continue  # shared helpers of the source modules, not sources
         importlib.import_module(f"cloudledger.ingest.sources.{mod.name}")
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:  # a broken plugin is named, never silently ignored
+            raise InputError(f"the source plugin {ep.name!r} ({ep.value}) failed to load: {e}",
+                             where=f"entry point group {ENTRY_POINT_GROUP}",
+                             hint="fix or uninstall that package") from e

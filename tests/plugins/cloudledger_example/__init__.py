@@ -1,0 +1,1 @@
+"""An example third-party package that adds a billing source to cloudledger."""
