@@ -1,60 +1,35 @@
 """Rows (lists of dicts, already aggregated) to CSV, Markdown, XLSX and JSON.
 
-Money stays exact: CSV, Markdown and JSON write decimals as text with every significant
-digit (trailing zeros trimmed to at least two decimals); XLSX stores numbers (the sheet's
-own float) with a money number format.
+Money stays exact: CSV and JSON go through the one encoder (:mod:`cloudledger.encode`:
+decimals as exact text, ISO dates, LF line ends); Markdown shows money with two decimals;
+XLSX stores numbers (the sheet's own float) in a money number format that names the row's
+currency.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from cloudledger import encode
+
 Rows = Sequence[dict[str, Any]]
 
-
-def money_text(value: Decimal) -> str:
-    """Exact decimal text: 110.000000000000 -> '110.00', 1.234500000000 -> '1.2345'."""
-    if not value.is_finite():
-        return str(value)
-    text = format(value, "f")
-    if "." in text:
-        whole, frac = text.split(".")
-        frac = frac.rstrip("0")
-        text = f"{whole}.{frac.ljust(2, '0')}"
-    else:
-        text += ".00"
-    return "0.00" if text in ("-0.00",) else text
-
-
 def plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return money_text(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    """A JSON-ready value: exact decimal text, ISO dates (see :mod:`cloudledger.encode`)."""
+    return encode.jsonable(value)
 
 
 def to_csv(rows: Rows, columns: Sequence[str]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    for r in rows:
-        w.writerow(["" if r.get(c) is None else plain(r.get(c)) for c in columns])
-    return buf.getvalue()
+    return encode.to_csv(rows, columns)
 
 
 def to_json(rows: Rows, columns: Sequence[str]) -> str:
     """A JSON list of row objects; decimals as exact strings."""
-    return json.dumps([{c: plain(r.get(c)) for c in columns} for r in rows], indent=1)
+    return encode.to_json([{c: r.get(c) for c in columns} for r in rows])
 
 
 def display(value: Any) -> str:
@@ -62,13 +37,43 @@ def display(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value:,.2f}" if abs(value) >= Decimal("0.005") or value == 0 \
-            else f"{value:.4g}"
+        if value == 0 or abs(value) >= Decimal("0.005") or not value.is_finite():
+            return f"{value:,.2f}"
+        return encode.decimal_text(value)  # a sub-cent amount: every digit, no exponent
     if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+        return number_text(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(plain(value))
+
+
+def number_text(value: float) -> str:
+    """A float (a percentage, a ratio) for people: ``12.5``, ``0.8234``, ``1,234.57``;
+    never exponent notation."""
+    import math
+
+    if not math.isfinite(value):
+        return ""
+    if abs(value) >= 100:
+        return f"{value:,.2f}"
+    text = f"{value:,.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+#: Decimal columns that are not money (XLSX shows them as plain numbers).
+NOT_MONEY = frozenset({"days"})
+
+
+def is_money(column: str, rows: Rows) -> bool:
+    """A column of decimals that are amounts (not ``days`` or a ``*Quantity``)."""
+    return (column not in NOT_MONEY and not column.endswith("Quantity")
+            and any(isinstance(r.get(column), Decimal) for r in rows))
+
+
+def money_format(currency: Any) -> str:
+    """The XLSX number format of an amount in ``currency``: ``#,##0.00 "USD"``."""
+    code = str(currency or "").replace('"', "")
+    return f'#,##0.00 "{code}"' if code and code != "(none)" else "#,##0.00"
 
 
 def _numeric(rows: Rows, column: str) -> bool:
@@ -88,7 +93,10 @@ def to_markdown(rows: Rows, columns: Sequence[str], title: str | None = None) ->
 
 
 def to_xlsx(path: str | Path, sheets: dict[str, tuple[Sequence[str], Rows]]) -> Path:
-    """One worksheet per entry (name -> (columns, rows)); header row bold and frozen."""
+    """One worksheet per entry (name -> (columns, rows)); header row bold and frozen.
+
+    Amounts are numbers (Excel's own float) in a money format naming the row's
+    ``currency`` (``#,##0.00 "USD"``); ``*_pct`` columns are numbers in percent."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -104,9 +112,12 @@ def to_xlsx(path: str | Path, sheets: dict[str, tuple[Sequence[str], Rows]]) -> 
             ws.append([_xlsx_value(r.get(c)) for c in columns])
         for i, c in enumerate(columns, start=1):
             letter = get_column_letter(i)
-            if any(isinstance(r.get(c), Decimal) for r in rows):
+            if is_money(c, rows):
+                for cell, r in zip(ws[letter][1:], rows, strict=True):
+                    cell.number_format = money_format(r.get("currency"))
+            elif c.endswith("_pct"):
                 for cell in ws[letter][1:]:
-                    cell.number_format = "#,##0.00"
+                    cell.number_format = "0.00"
             width = max([len(str(c))] + [len(display(r.get(c))) for r in rows[:200]])
             ws.column_dimensions[letter].width = min(max(width + 2, 8), 40)
         ws.freeze_panes = "A2"
