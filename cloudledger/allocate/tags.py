@@ -83,7 +83,7 @@ def coverage(run: Runner, settings: Settings, by: By = "provider") -> list[dict[
             'SUM("EffectiveCost") AS "EffectiveCost"', 'SUM("BilledCost") AS "BilledCost"']
     for d, flag in [*((d, q("_has_" + d)) for d in req), ("all_required", all_flag)]:
         for metric in ("EffectiveCost", "BilledCost"):
-            cols.append(_pct(flag, metric) + f" AS {q(f'{d}_pct_{metric}')}")
+            cols.append(_pct(flag, metric) + f" AS {q(f'{d}_{metric}_pct')}")
     sql = (f"SELECT {', '.join(cols)} FROM ({_tagged(run, settings)}) AS t "
            f"GROUP BY 1 ORDER BY \"EffectiveCost\" DESC")
     return [_round(r) for r in run.fetch(sql)]

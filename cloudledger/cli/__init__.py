@@ -1,8 +1,9 @@
 """The ``cloudledger`` command line: one command = one library call.
 
 Every command module in this package registers its commands on ``app`` when imported.
-Shared conventions: ``--store PATH``, ``--format table|json|csv``; exit codes 0 ok,
-1 findings, 2 usage or input error.
+Shared conventions (docs/output.md): ``--store PATH`` > ``$CLOUDLEDGER_STORE`` > ``store:``
+in ``--config`` > ./cloudledger.duckdb; ``--format table|json|csv`` through one encoder
+(decimals as exact strings); exit codes 0 ok, 1 findings, 2 usage, input or engine error.
 """
 
 from __future__ import annotations

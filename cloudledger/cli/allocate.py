@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cloudledger.cli.common import (
+    ConfigOpt,
     FormatOpt,
     OutputFormat,
     StoreOpt,
@@ -17,12 +17,11 @@ from cloudledger.cli.common import (
     err,
     guarded,
     open_store,
+    print_json,
     progress,
 )
 from cloudledger.errors import InputError
 
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="settings file (default: ./cloudledger.yaml if present)")]
 STARTER = Path(__file__).resolve().parent.parent / "allocate" / "starter.yaml"
 
 
@@ -92,7 +91,7 @@ def tags(store: StoreOpt = None, config: ConfigOpt = None,
     from cloudledger.allocate.tags import coverage, trend, untagged
 
     settings = _settings(config)
-    s = open_store(store, read_only=True)
+    s = open_store(store, config=config, read_only=True)
     try:
         run = Runner(s)
         parts = {"coverage": coverage(run, settings, by),  # type: ignore[arg-type]
@@ -101,10 +100,7 @@ def tags(store: StoreOpt = None, config: ConfigOpt = None,
     finally:
         s.close()
     if fmt is OutputFormat.json:
-        from cloudledger.cli.common import _json_value
-
-        print(json.dumps({k: [{c: _json_value(v) for c, v in r.items()} for r in rows]
-                          for k, rows in parts.items()}, indent=1))
+        print_json(parts)
         return
     if fmt is OutputFormat.csv:
         emit(parts["coverage"], fmt)
@@ -126,7 +122,7 @@ def allocate(store: StoreOpt = None, config: ConfigOpt = None,
     from cloudledger.allocate import allocate as run_allocation
 
     settings = _settings(config)
-    s = open_store(store)
+    s = open_store(store, config=config)
     try:
         with progress("allocating"):
             result = run_allocation(s, settings)
@@ -157,7 +153,7 @@ def explain(ctx: typer.Context, store: StoreOpt = None, config: ConfigOpt = None
 
     settings = _settings(config)
     owner = _owner_flags(list(ctx.args), settings.owners.dimensions)
-    s = open_store(store, read_only=True)
+    s = open_store(store, config=config, read_only=True)
     try:
         e = run_explain(s, settings, owner=owner, month=month, resource_id=resource,
                         metric=metric)

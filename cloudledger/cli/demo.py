@@ -69,7 +69,7 @@ def demo(
                         on_month=lambda done, total, n: advance(
                             1, f"generating FOCUS data ({n:,} rows)"))
     generated = time.perf_counter() - started
-    st = open_store(store or DEMO_STORE)
+    st = open_store(store or DEMO_STORE, create=True)
     with progress(f"loading {len(data.paths)} files through ingest"):
         reports = load(st, data)
     loaded = time.perf_counter() - started - generated

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cloudledger.cli.common import (
+    ConfigOpt,
     FormatOpt,
     OutputFormat,
     StoreOpt,
@@ -18,6 +19,7 @@ from cloudledger.cli.common import (
     guarded,
     open_store,
     out,
+    warn,
 )
 
 metrics_app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -36,34 +38,36 @@ def load(
     path: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON file with columns date, "
                                          "metric, value and optionally owner, product")],
     store: StoreOpt = None,
+    config: ConfigOpt = None,
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Load a metrics file, replacing each metric's rows in the file's date range."""
     from cloudledger.metrics import load_metrics
 
-    st = open_store(store)
+    st = open_store(store, config=config, create=True)
     loads, warnings = load_metrics(st, path)
     for w in warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        warn(w)
     emit([{"metric": m.metric, "from": m.start, "to": m.end, "rows": m.rows,
            "replaced": m.replaced} for m in loads], output, title=f"Loaded {path.name}")
 
 
 @metrics_app.command("list")
 @guarded
-def list_metrics(store: StoreOpt = None, output: FormatOpt = OutputFormat.table) -> None:
+def list_metrics(store: StoreOpt = None, config: ConfigOpt = None,
+                 output: FormatOpt = OutputFormat.table) -> None:
     """The metrics in the store: date range, rows, owners and products."""
     from cloudledger.metrics import metrics_summary
 
-    emit(metrics_summary(open_store(store, read_only=True)), output, title="Metrics")
+    emit(metrics_summary(open_store(store, config=config, read_only=True)), output,
+         title="Metrics")
 
 
 @app.command("unit-costs")
 @guarded
 def unit_costs(
     store: StoreOpt = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", help="settings file (default: ./cloudledger.yaml if present)")] = None,
+    config: ConfigOpt = None,
     metric: Annotated[str | None, typer.Option(
         "--metric", help="business metric (default: the only one stored, or the first in "
                          "the config's metrics)")] = None,
@@ -88,8 +92,7 @@ def unit_costs(
     from cloudledger.unit_economics import unit_costs as run
 
     settings = load_settings(config)
-    st = open_store(store or (Path(settings.store) if settings.store else None),
-                    read_only=True)
+    st = open_store(store, config=config, read_only=True)
     uc = run(st, settings, metric=metric, per=per, by=by, grain=grain.value, cost_metric=cost)
     if chart is not None:
         chart.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cloudledger.cli.common import (
+    ConfigOpt,
     FormatOpt,
     OutputFormat,
     StoreOpt,
@@ -18,6 +19,7 @@ from cloudledger.cli.common import (
     guarded,
     open_store,
     out,
+    print_json,
 )
 from cloudledger.errors import InputError
 
@@ -31,8 +33,6 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="settings file (default: ./cloudledger.yaml if present)")]
 MonthOpt = Annotated[str | None, typer.Option(
     "--month", help="one billing period, YYYY-MM (default: every period)")]
 MetricOpt = Annotated[str, typer.Option(
@@ -92,8 +92,7 @@ def showback(
                    output=output, precision=precision)
         return
     settings = load_settings(config)
-    st = open_store(store or (Path(settings.store) if settings.store else None),
-                    read_only=True)
+    st = open_store(store, config=config, read_only=True)
     sb = run_showback(st, settings, by=_by(by), month=month, metric=metric)
     if output_format is ReportFormat.table:
         emit(sb.rows, OutputFormat.table,
@@ -132,8 +131,7 @@ def chargeback(
     from cloudledger.showback import chargeback as run_chargeback
 
     settings = load_settings(config)
-    st = open_store(store or (Path(settings.store) if settings.store else None),
-                    read_only=True)
+    st = open_store(store, config=config, read_only=True)
     cb = run_chargeback(st, settings, month=month, metric=metric, precision=precision)
     if output is not None:
         _write(journal_csv(cb), output, f"{len(cb.entries)} journal entries")
@@ -149,11 +147,5 @@ def chargeback(
         typer.echo(journal_csv(cb), nl=False)
         return
     if output_format is OutputFormat.json:
-        import json
-
-        from cloudledger.report.tables import plain
-
-        doc = {key: [{k: plain(v) for k, v in r.items()} for r in rows]
-               for key, rows in (("entries", cb.entries), ("summary", cb.summary),
-                                 ("non_billable", cb.non_billable))}
-        typer.echo(json.dumps(doc, indent=1))
+        print_json({"entries": cb.entries, "summary": cb.summary,
+                    "non_billable": cb.non_billable})

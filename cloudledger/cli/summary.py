@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from cloudledger.cli.common import (
+    ConfigOpt,
     FormatOpt,
     OutputFormat,
     StoreOpt,
@@ -15,6 +16,7 @@ from cloudledger.cli.common import (
     guarded,
     open_store,
     out,
+    print_json,
 )
 
 MetricOpt = Annotated[str, typer.Option(
@@ -23,9 +25,6 @@ MetricOpt = Annotated[str, typer.Option(
 
 def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
     """The whole overview: totals, by provider, top services, by month, tags, movers."""
-    import json
-
-    from cloudledger.cli.common import _json_value
     from cloudledger.report import summary as s
 
     sections = {
@@ -36,8 +35,14 @@ def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
         "top_movers": s.top_movers(st, metric=metric, n=top),
     }
     if output is OutputFormat.json:
-        print(json.dumps({k: [{c: _json_value(v) for c, v in r.items()}
-                              for r in t.to_pylist()] for k, t in sections.items()}, indent=1))
+        print_json({k: t.to_pylist() for k, t in sections.items()})
+        return
+    if output is OutputFormat.csv:
+        # one CSV: a row per section row, the section named in the first column
+        columns = ["section"] + list(dict.fromkeys(
+            c for t in sections.values() for c in t.column_names))
+        rows = [{"section": k, **r} for k, t in sections.items() for r in t.to_pylist()]
+        emit([{c: r.get(c) for c in columns} for r in rows], output)
         return
     if output is OutputFormat.table:
         ov = s.overview(st, metric=metric)
@@ -46,7 +51,7 @@ def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
                   f"{ov.providers} providers, {ov.services} services, {ov.accounts} accounts"
                   + (" (currencies are never added together)" if len(ov.totals) > 1 else ""))
         for cov in s.tag_coverage(st, metric=metric).to_pylist():
-            out.print(f"tag coverage ({cov['currency']}): {cov['coverage']:.1%} of {metric} "
+            out.print(f"tag coverage ({cov['currency']}): {cov['coverage_pct']:.1f}% of {metric} "
                       f"carries a team tag ({cov['untagged']:,.2f} {cov['currency']} untagged)")
         partial = [r for r in sections["by_month"].to_pylist() if r["partial"]]
         for r in partial:
@@ -66,6 +71,7 @@ def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
 @guarded
 def summary(
     store: StoreOpt = None,
+    config: ConfigOpt = None,
     by: Annotated[str | None, typer.Option(
         "--by", help="provider, service, category, month, day, account, billing_account, "
                      "region, charge_category, pricing_category, publisher, currency "
@@ -82,7 +88,7 @@ def summary(
     s.check_top(top)
     if by is not None:
         s.check_dimension(by)
-    st = open_store(store, read_only=True)
+    st = open_store(store, config=config, read_only=True)
     if by is None:
         print_summary(st, metric, output, top)
         return

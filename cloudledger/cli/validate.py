@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cloudledger.cli.common import OutputFormat, app, emit, guarded, out
+from cloudledger.cli.common import OutputFormat, app, emit, guarded, open_store, out
 from cloudledger.errors import InputError
 
 
@@ -69,12 +69,10 @@ def validate(
     if file is not None:
         report = validate_file(file, version=version, rules=rules)
     else:
-        from cloudledger.store import Store
-
         if version is not None:
             raise InputError("--focus-version applies to files; the store holds FOCUS "
                              "1.3 columns", where="--focus-version")
-        st = Store(store, read_only=True)
+        st = open_store(store, read_only=True)
         try:
             st.raw(FAST_IN)
             report = validate_store(st, rules=rules)

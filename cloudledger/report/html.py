@@ -117,7 +117,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
             before, basis = before * last["days"] / prev["days"], "run rate"
         change = float((last[metric] - before) / before * 100) if before else None
     coverage = (mine(s.tag_coverage(store, metric=metric).to_pylist())
-                or [{"coverage": 0.0, "untagged": 0}])[0]
+                or [{"coverage_pct": 0.0, "untagged": 0}])[0]
     providers = mine(s.by_dimension(store, "provider", metric=metric).to_pylist())
     last_note = (f"{pct(change)} vs previous month" + (
         f" (run rate: {last['days'].normalize():f} days of data)" if basis == "run rate" and
@@ -130,7 +130,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
              if last else "last month",
              f"{compact(float(last[metric]))} {cur}" if last else "–",
              last_note, change),
-        card("team-tag coverage", f"{coverage['coverage']:.1%}",
+        card("team-tag coverage", f"{coverage['coverage_pct']:.1f}%",
              f"{compact(float(coverage['untagged']))} {cur} untagged"),
         card("scope", f"{ov.providers} providers",
              f"{ov.services} services · {ov.accounts} accounts · {ov.rows:,} rows"),
@@ -163,7 +163,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
                 [r["service"] for r in services if r["service"] != "(other)"],
                 [float(r[metric]) for r in services if r["service"] != "(other)"]),
                 note="; ".join(f"all other services: {compact(float(r[metric]))} {cur} "
-                               f"({r['share']:.0%})" for r in services
+                               f"({r['share_pct']:.0f}%)" for r in services
                                if r["service"] == "(other)") or None),
             section("Top movers, " + (f"{last['month']:%b %Y} vs {prev['month']:%b %Y}"
                                       if last and prev else "month over month"),
@@ -179,7 +179,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
             section("Team-tag coverage by provider", table(
                 [{"provider": r["provider"], "currency": r["currency"],
                   "tagged": money(r["tagged"]), "untagged": money(r["untagged"]),
-                  "coverage": f"{r['coverage']:.1%}"} for r in cov_rows],
+                  "coverage": f"{r['coverage_pct']:.1f}%"} for r in cov_rows],
                 ["provider", "currency", "tagged", "untagged", "coverage"]),
                 note="Rows whose Tags carry a team or owner key (any case). Allocation "
                      "(`cloudledger allocate`) assigns the rest through rules and pools."),

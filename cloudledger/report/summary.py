@@ -72,6 +72,14 @@ def check_top(top: int | None, where: str = "--top") -> int | None:
     return top
 
 
+def percent(part: Any, whole: Any) -> float:
+    """``part`` as a percentage of ``whole`` (12.5 means 12.5 %), rounded to 2 decimals;
+    0.0 when ``whole`` is zero or either is NULL. Every ``*_pct`` column uses it."""
+    if not whole or part is None:
+        return 0.0
+    return float(round(Decimal(part) * 100 / Decimal(whole), 2))
+
+
 def _focus(store: Any) -> ir.Table:
     return store.focus
 
@@ -83,8 +91,9 @@ def _currency(t: ir.Table) -> ir.Value:
 def by_dimension(store: Any, by: str = "provider", *, metric: str = "EffectiveCost",
                  top: int | None = None) -> pa.Table:
     """Total ``metric`` per currency and value of ``by`` with its share of the currency's
-    total (amounts in different currencies are never added), largest first (``month`` and
-    ``day`` in date order). With ``top``, each currency's rest is summed as "(other)".
+    total in percent (``share_pct``; amounts in different currencies are never added),
+    largest first (``month`` and ``day`` in date order). With ``top``, each currency's
+    rest is summed as "(other)".
     ``month`` rows also carry ``days`` (days the data covers) and ``partial`` (fewer than
     the billing period's: see :mod:`cloudledger.periods`)."""
     check_metric(metric)
@@ -111,11 +120,10 @@ def by_dimension(store: Any, by: str = "provider", *, metric: str = "EffectiveCo
                                   "rows": sum(r["rows"] for r in rest)}]
         rows += part
     for r in rows:
-        total = totals[r["currency"]]
-        r["share"] = float(r[metric] / total) if total and r[metric] is not None else 0.0
+        r["share_pct"] = percent(r[metric], totals[r["currency"]])
     fields = [(by, data.schema.field(by).type)] if by != "currency" else []
     fields += [("currency", pa.string()), (metric, data.schema.field(metric).type),
-               ("rows", pa.int64()), ("share", pa.float64())]
+               ("rows", pa.int64()), ("share_pct", pa.float64())]
     if by == "month":
         cov = coverage(store, t)
         for r in rows:
@@ -145,7 +153,8 @@ def has_team_tag(t: ir.Table, keys: tuple[str, ...] = TEAM_TAG_KEYS) -> ir.Boole
 
 def tag_coverage(store: Any, *, metric: str = "EffectiveCost",
                  keys: tuple[str, ...] = TEAM_TAG_KEYS, by: str | None = None) -> pa.Table:
-    """Share of ``metric`` on rows carrying a team-like tag, per currency (and per ``by``)."""
+    """Share of ``metric`` on rows carrying a team-like tag, per currency (and per ``by``):
+    ``tagged``, ``total``, ``untagged`` and ``coverage_pct`` (percent)."""
     check_metric(metric)
     t = _focus(store)
     tagged = ibis.cases((has_team_tag(t, keys), t[metric]), else_=0)
@@ -156,7 +165,7 @@ def tag_coverage(store: Any, *, metric: str = "EffectiveCost",
     data = store.execute(agg.order_by(order)).to_pylist()
     for r in data:
         r["untagged"] = r["total"] - r["tagged"]
-        r["coverage"] = float(r["tagged"] / r["total"]) if r["total"] else 0.0
+        r["coverage_pct"] = percent(r["tagged"], r["total"])
     return pa.Table.from_pylist(data)
 
 
@@ -196,7 +205,7 @@ def top_movers(store: Any, *, metric: str = "EffectiveCost", by: str = "service"
         for r in (r for r in data if r["currency"] == currency):
             before, basis = compare(r["previous"] or Decimal(0), now, then)
             r["change"] = (r["current"] or 0) - before
-            r["change_pct"] = float(r["change"] / before * 100) if before else None
+            r["change_pct"] = percent(r["change"], before) if before else None
             r["month"] = current
             r["basis"] = basis
             rows.append(r)

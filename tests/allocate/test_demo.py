@@ -36,11 +36,11 @@ def test_demo_with_starter_config(demo_store: Store) -> None:
     kinds = set(result.by_kind)
     assert {"direct", "shared", "commitment_unused"} <= kinds
     untagged_share = coverage(Runner(demo_store), settings, "provider")
-    assert all(0 <= (r["team_pct_EffectiveCost"] or 0) <= 100 for r in untagged_share)
+    assert all(0 <= (r["team_EffectiveCost_pct"] or 0) <= 100 for r in untagged_share)
     # the demo leaves ~a quarter of spend untagged: coverage is visibly below 100%
     total = sum(r["EffectiveCost"] for r in untagged_share)
-    tagged = sum(float(r["EffectiveCost"]) * r["team_pct_EffectiveCost"] / 100 for r in
-                 untagged_share if r["team_pct_EffectiveCost"] is not None)
+    tagged = sum(float(r["EffectiveCost"]) * r["team_EffectiveCost_pct"] / 100 for r in
+                 untagged_share if r["team_EffectiveCost_pct"] is not None)
     assert 0.5 < float(tagged) / float(total) < 0.95
     top = untagged(Runner(demo_store), settings, 5)
     assert len(top) == 5 and top[0]["EffectiveCost"] >= top[-1]["EffectiveCost"]

@@ -454,10 +454,11 @@ def test_cli_ingest_and_dry_run(tmp_path: Path) -> None:
     dry = runner.invoke(app, ["ingest", path, "--store", db, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would load 7,850 rows" in dry.output
-    rows = json.loads(runner.invoke(app, ["ingest", path, "--store", db, "--dry-run", "-f",
-                                          "json"]).output)
-    assert {r["metric"]: Decimal(str(r["source_total"])) for r in rows} == {
-        "BilledCost": Decimal("89.170632878"), "EffectiveCost": Decimal("89.170632878")}
+    (load,) = json.loads(runner.invoke(app, ["ingest", path, "--store", db, "--dry-run", "-f",
+                                             "json"]).stdout)
+    assert {r["metric"]: r["source_total"] for r in load["reconciliation"]} == {
+        "BilledCost": "89.170632878", "EffectiveCost": "89.170632878"}
+    assert (load["dry_run"], load["rows"], load["replaced"]) == (True, 7850, [])
     done = runner.invoke(app, ["ingest", path, "--store", db])
     assert done.exit_code == 0, done.output
     assert "loaded 7,850 rows" in done.output and "aws-cur" in done.output
