@@ -73,7 +73,7 @@ def detect(path: Path) -> Source:
         raise FormatError(
             "not a billing export cloudledger recognises" + (f" (columns: {cols})" if cols
                                                             else ""),
-            where=str(path), hint="pass --format NAME to force a format; known formats: "
+            where=str(path), hint="pass --source NAME to force a format; known formats: "
             + ", ".join(sorted(SOURCES)))
     return max(hits, key=lambda src: src.priority)
 

@@ -9,7 +9,7 @@ The mapping itself is in ``aws_mapping`` and shared with CUR 2.0 (``aws_cur2``).
 Example::
 
     cloudledger ingest exports/my-cur/20240101-20240201/my-cur-Manifest.json
-    cloudledger ingest --format aws-cur part-00000.csv.gz
+    cloudledger ingest --source aws-cur part-00000.csv.gz
 """
 
 from __future__ import annotations

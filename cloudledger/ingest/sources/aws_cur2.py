@@ -9,7 +9,7 @@ exports write them as JSON objects. The mapping is the legacy CUR's (``aws_mappi
 
 Example::
 
-    cloudledger ingest --format aws-cur2 data/BILLING_PERIOD=2024-05/*.parquet
+    cloudledger ingest --source aws-cur2 data/BILLING_PERIOD=2024-05/*.parquet
 """
 
 from __future__ import annotations

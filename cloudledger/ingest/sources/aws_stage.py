@@ -287,5 +287,5 @@ def check_required(fields: Fields, where: str) -> None:
     if missing:
         raise FormatError(
             f"not an AWS Cost and Usage Report: missing column(s) {', '.join(missing)}",
-            where=where, hint="export the CUR again with all columns, or pass --format to "
+            where=where, hint="export the CUR again with all columns, or pass --source to "
                               "read it as another format (`cloudledger formats`)")

@@ -69,7 +69,7 @@ def check_columns(columns: list[str], where: str) -> tuple[str, list[str]]:
         raise FormatError(
             f"not loadable as FOCUS: missing mandatory column(s) {', '.join(notes)}",
             where=where, hint="a FOCUS file needs at least " + ", ".join(focus.LOAD_KEY) +
-            "; use --format to pick a native format, or `cloudledger formats` to list them")
+            "; use --source to pick a native format, or `cloudledger formats` to list them")
     version = focus.detect_version(columns)
     warnings = []
     absent = [c for c in focus.mandatory(version) if c not in present]
