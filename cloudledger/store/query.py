@@ -210,13 +210,12 @@ def _run_duckdb(store: Store, text: str, time_limit: float | None,
             reader = con.execute(text).to_arrow_reader(
                 min(row_limit or _BATCH_ROWS, _BATCH_ROWS))
             return _take(reader, row_limit)
-        except duckdb.InterruptException:
-            if expired():
-                raise _too_long(time_limit) from None
-            raise
         except duckdb.PermissionException as e:
             raise _file_error(e) from None
-        except duckdb.Error as e:
+        # an error while batches stream (the interrupt too) comes through Arrow as OSError
+        except (duckdb.Error, pa.ArrowException, OSError) as e:
+            if expired():
+                raise _too_long(time_limit) from None
             raise InputError(_message(e), where="sql",
                              hint=f"tables: {', '.join(sorted(store.tables()))}") from None
 
