@@ -187,6 +187,16 @@ def test_bad_setting(unchanged: Loaded, tmp_path: Path) -> None:
     assert "unknown key 'time_limt'" in res.output and "did you mean 'time_limit'" in res.output
 
 
+def test_only_the_sql_settings_matter(loaded: Loaded, tmp_path: Path) -> None:
+    """A settings file whose allocation part is wrong still serves sql its own section."""
+    config = tmp_path / "cloudledger.yaml"
+    config.write_text("owners:\n  dimensions: []\nrules: 5\nsql:\n  row_limit: 2\n")
+    res = sql(loaded.path, "SELECT * FROM range(5)", "-f", "json", "--config", str(config))
+    assert rows(res) == [{"range": 0}, {"range": 1}]
+    res = sql(loaded.path, "SELECT 1", "--config", str(tmp_path / "nope.yaml"))
+    assert res.exit_code == 2 and "no config file at" in res.output
+
+
 def test_missing_store_is_not_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     res = sql(Path("missing.duckdb"), "SELECT 1")
