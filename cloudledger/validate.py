@@ -13,8 +13,10 @@ that fail. The rules themselves live in ``cloudledger.validate_rules`` (see ``RU
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import operator
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,12 +26,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from cloudledger import focus
 from cloudledger.errors import FormatError, InputError
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.parse import parse, try_parse_failed
+from cloudledger.ingest.parse import NULL_TOKENS, SOURCE_TOTAL_TYPE, parse, try_parse_failed
+from cloudledger.ingest.parse import text as parse_text
 
 Severity = Literal["error", "warning"]
 Status = Literal["pass", "fail", "skip"]
@@ -40,6 +45,8 @@ Scope = Literal["any", "file"]
 RAW = "__raw__"
 #: 1-based record number of a file row (the first data row is 1).
 ROW = "__row"
+#: Prefix of the flag "this column's text does not parse" in a file's validation table.
+BAD = "__bad__"
 EXAMPLES = 5
 _tables = itertools.count()
 #: DuckDB 1.5 rewrites every ``x IN (4+ constants)`` into a join; with one such test per
@@ -62,6 +69,9 @@ class Data:
     origin: Literal["file", "store"]
     target: str
     locator: tuple[str, ...]
+    #: ``table`` plus the record number ``ROW`` (files): examples are read from it. Kept
+    #: apart because numbering rows in file order is a serial step that counts do not need.
+    numbered: ir.Table | None = None
 
     def has(self, *names: str) -> bool:
         return all(n in self.columns for n in names)
@@ -163,24 +173,118 @@ class Report:
 
 
 # ------------------------------------------------------------------------ reading data
-def lenient(col: ir.Value, kind: focus.Kind) -> ir.Value:
-    """``parse`` that yields NULL instead of failing on a value that does not parse."""
-    if kind in ("string", "json") or not col.type().is_string():
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _epoch_us(value) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB's epoch_us: microseconds since 1970-01-01 UTC."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _make_timestamp(us) -> dt.timestamp:  # type: ignore[empty-body]
+    """DuckDB's make_timestamp(microseconds since the epoch)."""
+
+
+@ibis.udf.scalar.builtin(name="isfinite")
+def _isfinite(value) -> dt.boolean:  # type: ignore[empty-body]
+    """DuckDB's isfinite: False for (-)infinity."""
+
+
+def _utc_naive(col: ir.TimestampValue) -> ir.Value:
+    """``CAST(col AS TIMESTAMP)`` of a time-zone-aware column in a UTC session, without the
+    ICU calendar conversion (~50x faster): the same microseconds, as a naive timestamp."""
+    return ibis.cases((_isfinite(col), _make_timestamp(_epoch_us(col))),
+                      else_=col.cast("timestamp"))
+
+
+def on_duckdb(expr: ir.Expr) -> bool:
+    """``expr`` runs on DuckDB (where the builtin functions used here exist)."""
+    try:
+        return bool(expr.get_backend().name == "duckdb")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - an unbound expression: be portable
+        return False
+
+
+@ibis.udf.scalar.builtin(name="strlen")
+def _strlen(value) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB's strlen: bytes (O(1); ``length`` counts characters)."""
+
+
+def text(col: ir.Value) -> ir.Value:
+    """``parse.text`` (the null spellings of exports as NULL), testing the spellings only
+    on values of at most 4 bytes, as they all are (~40% cheaper on DuckDB)."""
+    if not col.type().is_string() or isinstance(col.op(), ops.Literal) or not on_duckdb(col):
+        return parse_text(col)
+    spelled = functools.reduce(operator.or_, [col == token for token in NULL_TOKENS])
+    return ibis.cases(((_strlen(col) <= 4) & spelled, ibis.null("string")), else_=col)
+
+
+#: Fast decimal parse: a value decimal(18, 12) reads (<= 6 integer digits) is one that the
+#: exact decimal(38, 18) parse of ``try_parse_failed`` reads too, ~40x faster.
+_FAST_DECIMAL = "decimal(18, 12)"
+
+
+def parse_failed(col: ir.Value, kind: focus.Kind) -> ir.Value:
+    """``try_parse_failed`` (True where ``parse(col, kind)`` cannot convert), the same
+    answer with the cheap decimal parse tried before the exact one."""
+    if kind != "decimal" or not col.type().is_string():
+        return try_parse_failed(col, kind)
+    s = text(col)
+    ok = ibis.cases((s.try_cast(_FAST_DECIMAL).notnull(), True),
+                    else_=s.try_cast(SOURCE_TOTAL_TYPE).notnull())
+    return s.notnull() & ~ok
+
+
+def lenient(col: ir.Value, kind: focus.Kind, *, counting: bool = False,
+            failed: ir.Value | None = None) -> ir.Value:
+    """``parse`` that yields NULL instead of failing on a value that does not parse
+    (``failed``: ``parse_failed(col, kind)`` when the caller has it as a column).
+
+    ``counting``: for the table the row rules are counted on, a numeric quantity column
+    keeps its own type (a decimal(38, 16) to float64 cast costs seconds per column on 5M
+    rows; the rules only ask whether a quantity is NULL or negative, which the cast keeps).
+    """
+    dtype = col.type()
+    if kind == "timestamp" and dtype.is_timestamp() and dtype.timezone is not None:
+        return _utc_naive(col)  # type: ignore[arg-type]
+    if counting and kind == "quantity" and dtype.is_numeric():
+        return col
+    if kind in ("string", "json"):
+        return text(col)
+    if not dtype.is_string():
         return parse(col, kind)
-    return ibis.cases((try_parse_failed(col, kind), ibis.null(focus.SQL_TYPES[kind])),
-                      else_=parse(col, kind))
+    if failed is None:
+        failed = parse_failed(col, kind)
+    return ibis.cases((failed, ibis.null(focus.SQL_TYPES[kind])), else_=parse(col, kind))
 
 
-def file_table(raw: ir.Table, columns: list[str]) -> ir.Table:
-    """The validation table of a raw file view: typed FOCUS columns + their raw text."""
-    cols: list[ir.Value] = [(ibis.row_number() + 1).name(ROW)]
+def _parsed(column: focus.Column | None, raw: ir.Table, name: str) -> bool:
+    """A FOCUS column read from text into another type (it may fail to parse)."""
+    return column is not None and column.kind not in ("string", "json") and \
+        raw[name].type().is_string()
+
+
+def checked_table(raw: ir.Table, columns: list[str]) -> ir.Table:
+    """The raw file view plus ``__bad__<name>``: the text of a column that is parsed does
+    not parse (computed once; the typed column and the type rules both use it)."""
+    flags = {BAD + n: parse_failed(raw[n], focus.BY_NAME[n].kind)
+             for n in columns if _parsed(focus.BY_NAME.get(n), raw, n)}
+    return raw.mutate(**flags) if flags else raw
+
+
+def file_table(raw: ir.Table, columns: list[str], *, counting: bool = False) -> ir.Table:
+    """The validation table of a (checked) raw file view: typed FOCUS columns + their raw
+    text (+ the ``__bad__`` flags of ``checked_table``)."""
+    cols: list[ir.Value] = []
     for name in columns:
         column = focus.BY_NAME.get(name)
         if column is None:
             cols.append(raw[name])
         else:
-            cols.append(lenient(raw[name], column.kind).name(name))
+            bad = raw[BAD + name] if BAD + name in raw.columns else None
+            cols.append(lenient(raw[name], column.kind, counting=counting, failed=bad
+                                ).name(name))
             cols.append(raw[name].name(RAW + name))
+            if bad is not None:
+                cols.append(bad)
     return raw.select(cols)
 
 
@@ -206,12 +310,21 @@ def read_file(store: Any, path: Path, version: str | None = None) -> Data:
                           where=str(path), hint="validate FOCUS files; `cloudledger "
                           "formats` lists the native formats that ingest converts")
     columns = [c for c in columns if c != "x_cl_file"]
-    # Materialized once in the caller's scratch engine (``Store(":memory:")``): every rule
-    # then scans plain columns instead of re-parsing the text, and record numbers are fixed.
+    # Views, not tables: the file is scanned once per query (the row rules share one) and
+    # nothing is copied. Through a view DuckDB parses each column once per row however many
+    # rules use it (an Ibis expression would be inlined at every use).
     name = f"cl_validate_{next(_tables)}"
-    table = store.con.create_table(name, file_table(raw, columns), temp=True)
-    return Data(table, tuple(columns), version or focus.detect_version(columns), "file",
-                str(path), (ROW,))
+    store.raw(f"CREATE TEMP VIEW {name}_checked AS "
+              f"{store.con.compile(checked_table(raw, columns))}")
+    checked = store.con.table(f"{name}_checked")
+    store.raw(f"CREATE TEMP VIEW {name} AS "
+              f"{store.con.compile(file_table(checked, columns, counting=True))}")
+    # record numbers follow the file (preserve_insertion_order)
+    store.raw(f'CREATE TEMP VIEW {name}_rows AS SELECT row_number() OVER () AS "{ROW}", * '
+              f"FROM ({store.con.compile(file_table(checked, columns))})")
+    return Data(store.con.table(name), tuple(columns),
+                version or focus.detect_version(columns), "file", str(path), (ROW,),
+                numbered=store.con.table(f"{name}_rows"))
 
 
 def store_data(store: Any) -> Data:
@@ -235,6 +348,9 @@ def _show_name(name: str) -> str:
 
 def _examples(store: Any, data: Data, pred: ir.BooleanValue, show: list[str]) -> list[dict]:
     t = data.table
+    if data.numbered is not None:  # the same predicate over the numbered twin
+        pred = pred.op().replace({t.op(): data.numbered.op()}).to_expr()
+        t = data.numbered
     names = list(dict.fromkeys([*data.locator, *show]))
     # a raw twin replaces its typed column in the display
     names = [n for n in names if RAW + n not in names]
@@ -262,8 +378,57 @@ def _count(t: ir.Table, pred: ir.BooleanValue) -> ir.Value:
     return ibis.cases((pred, 1), else_=0).sum()
 
 
+@ibis.udf.agg.builtin(name="count_if")
+def _count_if(value: bool) -> int:  # type: ignore[empty-body]
+    """DuckDB's count_if: rows where ``value`` is true (~8x cheaper than COUNT(*) FILTER)."""
+
+
+def _false(pred: ir.Value) -> bool:
+    """``pred`` is the constant False (e.g. a typed Parquet column cannot hold unparsable
+    text): nothing to count."""
+    op = pred.op()
+    return isinstance(op, ops.Literal) and op.value is False
+
+
+def _count_parts(store: Any, t: ir.Table, row_parts: dict[str, list[Part]]
+                 ) -> dict[str, list[int]]:
+    """Rows violating each part of each row rule, and ``__rows``, in one scan of ``t``.
+
+    Each part is computed once as a boolean column and then counted (a part used twice,
+    in its own count and in its rule's OR, would be evaluated twice)."""
+    flags: dict[str, ir.Value] = {}
+    for i, parts in enumerate(row_parts.values()):
+        for j, p in enumerate(parts):
+            if not _false(p.pred):
+                flags[f"r{i}_{j}"] = p.pred.fill_null(False)
+    duckdb = on_duckdb(t)
+    metrics: dict[str, ir.Value] = {"__rows": t.count()}
+    if flags:
+        f = t.select(**flags)
+        metrics = {"__rows": f.count()}
+        for name in flags:
+            metrics[name] = _count_if(f[name]) if duckdb else ibis.cases(
+                (f[name], 1), else_=0).sum()
+    got = store.execute(t.aggregate(**metrics) if not flags else f.aggregate(**metrics)
+                        ).to_pylist()[0]
+    out = {rid: [int(got.get(f"r{i}_{j}") or 0) for j in range(len(parts))]
+           for i, (rid, parts) in enumerate(row_parts.items())}
+    out["__rows"] = [int(got["__rows"] or 0)]
+    return out
+
+
+def _count_any(store: Any, t: ir.Table, pred: ir.BooleanValue, parts: list[int]) -> int:
+    """Rows violating a rule (any of its parts), from its parts' counts when that is
+    exact (none or one part violated); else one more scan."""
+    violated = [n for n in parts if n]
+    if len(violated) <= 1:
+        return violated[0] if violated else 0
+    return int(store.execute(t.aggregate(n=_count(t, pred))).to_pylist()[0]["n"] or 0)
+
+
 def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
-    """Evaluate ``rules`` (default: all) on ``data``; row rules share one aggregate query."""
+    """Evaluate ``rules`` (default: all) on ``data``; row rules share one aggregate query
+    (and a second per rule with two or more violated parts, to count rows violating any)."""
     from cloudledger.validate_rules import RULES
 
     rules = list(RULES) if rules is None else rules
@@ -294,25 +459,20 @@ def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
                     groups.limit(EXAMPLES)).to_pylist()]
     anys = {rid: ibis.or_(*[p.pred.fill_null(False) for p in parts])
             for rid, parts in row_parts.items()}
-    metrics: dict[str, ir.Value] = {"__rows": t.count()}
-    for i, (rid, parts) in enumerate(row_parts.items()):
-        metrics[f"r{i}"] = _count(t, anys[rid])
-        for j, p in enumerate(parts):
-            metrics[f"r{i}_{j}"] = _count(t, p.pred)
-    counts = store.execute(t.aggregate(**metrics)).to_pylist()[0]
-    for i, (rid, parts) in enumerate(row_parts.items()):
+    counts = _count_parts(store, t, row_parts)
+    for rid, parts in row_parts.items():
         f = findings[rid]
-        f.count = int(counts[f"r{i}"] or 0)
+        found = counts[rid]
+        f.count = _count_any(store, t, anys[rid], found)
         if len(parts) > 1 or parts[0].label:
-            f.detail = {p.label: int(counts[f"r{i}_{j}"] or 0) for j, p in enumerate(parts)
-                        if counts[f"r{i}_{j}"]}
+            f.detail = {p.label: n for p, n in zip(parts, found, strict=True) if n}
         if f.count:
-            show = [c for p in parts if counts[f"r{i}_{parts.index(p)}"] for c in p.show]
+            show = [c for p, n in zip(parts, found, strict=True) if n for c in p.show]
             f.examples = _examples(store, data, anys[rid], show)
     for f in findings.values():
         if f.status != "skip" and f.count:
             f.status = "fail"
-    return Report(data.target, data.origin, data.version, int(counts["__rows"] or 0),
+    return Report(data.target, data.origin, data.version, counts["__rows"][0],
                   list(findings.values()))
 
 

@@ -26,8 +26,19 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
-from cloudledger.ingest.parse import text, try_parse_failed
-from cloudledger.validate import RAW, Data, Kind, Part, Rule, Scope, Severity
+from cloudledger.validate import (
+    BAD,
+    RAW,
+    Data,
+    Kind,
+    Part,
+    Rule,
+    Scope,
+    Severity,
+    on_duckdb,
+    parse_failed,
+    text,
+)
 
 RULES: list[Rule] = []
 
@@ -81,8 +92,10 @@ def custom_prefix(data: Data) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- types (files)
 def _unparsable(data: Data, kinds: tuple[str, ...]) -> list[Part]:
     names = [c.name for c in focus.COLUMNS if c.kind in kinds and c.name in data.columns]
-    return [Part(n, try_parse_failed(data.table[RAW + n], focus.BY_NAME[n].kind), (RAW + n,))
-            for n in names]
+    t = data.table
+    # a file's table carries the flag (parse_failed of the raw text) its typed column uses
+    return [Part(n, t[BAD + n] if BAD + n in t.columns else parse_failed(
+        t[RAW + n], focus.BY_NAME[n].kind), (RAW + n,)) for n in names]
 
 
 @rule("CL-TYP-001", "error", "Decimal columns hold numbers",
@@ -155,12 +168,27 @@ def currency_code(data: Data) -> list[Part]:
       "KeyValueFormat: a serialized JSON object whose values are scalars (string, number, "
       "true, false, null); no nested objects or arrays")
 def key_value_format(data: Data) -> list[Part]:
+    duckdb = on_duckdb(data.table)
     out = []
     for name in present(data, KEY_VALUE_COLUMNS):
-        s = text(data.table[name])
-        flat = s.re_replace(JSON_STRING, '""').re_search(FLAT_OBJECT)
-        out.append(Part(name, s.notnull() & ~(s.try_cast("json").notnull() & flat), (name,)))
+        # a file's typed column is already text(raw)
+        s = data.table[name] if data.origin == "file" else text(data.table[name])
+        # json_valid is DuckDB's TRY_CAST(s AS JSON) IS NOT NULL (the same yyjson read
+        # flags) without building the value: ~4x faster
+        valid = _json_valid(s) if duckdb else s.try_cast("json").notnull()
+        # '{...}' with no other bracket anywhere is flat whatever its strings hold, so the
+        # regex that blanks the strings (seconds per million rows) runs only on the rest
+        simple = (s.like("{%}") & ~s.like("_%{%") & ~s.like("%}_%") & ~s.contains("[") &
+                  ~s.contains("]"))
+        flat = ibis.cases((simple, True),
+                          else_=s.re_replace(JSON_STRING, '""').re_search(FLAT_OBJECT))
+        out.append(Part(name, s.notnull() & ~(valid & flat), (name,)))
     return out
+
+
+@ibis.udf.scalar.builtin(name="json_valid")
+def _json_valid(value) -> bool:  # type: ignore[no-untyped-def,empty-body]
+    """DuckDB's json_valid."""
 
 
 # ---------------------------------------------------------------- periods
@@ -227,22 +255,28 @@ def commitment_balance(data: Data) -> ir.Table:
     t = data.table.filter(data.table.CommitmentDiscountId.notnull())
     one_time = (t.ChargeFrequency == "One-Time").fill_null(False) if data.has(
         "ChargeFrequency") else ibis.literal(False)
-    p = t.filter(t.ChargeCategory == "Purchase").mutate(one_time=one_time)
-    zero = ibis.literal(0).cast(p.BilledCost.type())
-    bought = p.group_by("CommitmentDiscountId").aggregate(
-        purchases=p.BilledCost.sum(),
-        upfront=ibis.cases((p.one_time, p.BilledCost), else_=zero).sum(),
-        upfront_rows=ibis.cases((p.one_time, 1), else_=0).sum())
     if not data.has("CommitmentDiscountStatus"):  # no Used / Unused rows can exist
         t = t.mutate(CommitmentDiscountStatus=ibis.null("string"))
-    u = t.filter((t.ChargeCategory == "Usage") & t.CommitmentDiscountStatus.isin(
-        ["Used", "Unused"]))
-    used = u.group_by("CommitmentDiscountId").aggregate(
-        used=ibis.cases((u.CommitmentDiscountStatus == "Used", u.EffectiveCost),
-                        else_=0).sum(),
-        unused=ibis.cases((u.CommitmentDiscountStatus == "Unused", u.EffectiveCost),
-                          else_=0).sum())
-    j = bought.inner_join(used, "CommitmentDiscountId")
+    # one scan: each commitment's purchases and its Used / Unused usage side by side (the
+    # rows of a commitment that has both; as an inner join of the two groupings would)
+    purchase = (t.ChargeCategory == "Purchase").fill_null(False)
+    usage = ((t.ChargeCategory == "Usage") & t.CommitmentDiscountStatus.isin(
+        ["Used", "Unused"])).fill_null(False)
+    zero = ibis.literal(0).cast(t.BilledCost.type())
+
+    def over(rows: ir.BooleanValue, value: ir.Value) -> ir.Value:
+        return ibis.cases((rows, value), else_=ibis.null(value.type())).sum()
+
+    j = t.group_by("CommitmentDiscountId").aggregate(
+        purchases=over(purchase, t.BilledCost),
+        upfront=over(purchase, ibis.cases((one_time, t.BilledCost), else_=zero)),
+        upfront_rows=over(purchase, ibis.cases((one_time, 1), else_=0)),
+        used=over(usage, ibis.cases((t.CommitmentDiscountStatus == "Used", t.EffectiveCost),
+                                    else_=0)),
+        unused=over(usage, ibis.cases((t.CommitmentDiscountStatus == "Unused",
+                                       t.EffectiveCost), else_=0)),
+        purchase_rows=purchase.sum(), usage_rows=usage.sum())
+    j = j.filter((j["purchase_rows"] > 0) & (j["usage_rows"] > 0))
     amortized = j["used"] + j["unused"]
     recurring = j["purchases"] - j["upfront"]
     out = j.select("CommitmentDiscountId", "purchases", "upfront", "used", "unused",
