@@ -16,11 +16,13 @@ demo: setup
 	$(BIN)/cloudledger demo
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check cloudledger tests bench
 	$(BIN)/mypy cloudledger
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python bench/ingest.py

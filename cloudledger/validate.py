@@ -99,6 +99,32 @@ class Rule:
     unit: str = "rows"
 
 
+#: The rule registry, filled by ``@rule`` in the rule modules (``RULE_MODULES``), which
+#: ``load_rules`` imports by name: rules plug in, nothing here imports them directly.
+RULES: list[Rule] = []
+RULE_MODULES = ("cloudledger.validate_rules",)
+
+
+def rule(rule_id: str, severity: Severity, title: str, reference: str, *, kind: Kind = "rows",
+         needs: tuple[str, ...] = (), scope: Scope = "any",
+         unit: str = "rows") -> Callable[[Callable[[Data], Any]], Callable[[Data], Any]]:
+    def wrap(fn: Callable[[Data], Any]) -> Callable[[Data], Any]:
+        RULES.append(Rule(rule_id, severity, title, reference, kind, fn, needs, scope, unit))
+        return fn
+    return wrap
+
+
+
+
+def load_rules() -> list[Rule]:
+    """Every registered rule (importing the rule modules once)."""
+    import importlib
+
+    for name in RULE_MODULES:
+        importlib.import_module(name)
+    return RULES
+
+
 @dataclass
 class Finding:
     rule: str
@@ -429,7 +455,7 @@ def _count_any(store: Any, t: ir.Table, pred: ir.BooleanValue, parts: list[int])
 def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
     """Evaluate ``rules`` (default: all) on ``data``; row rules share one aggregate query
     (and a second per rule with two or more violated parts, to count rows violating any)."""
-    from cloudledger.validate_rules import RULES
+    load_rules()
 
     rules = list(RULES) if rules is None else rules
     t = data.table
@@ -478,7 +504,7 @@ def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
 
 def select_rules(ids: list[str] | None) -> list[Rule] | None:
     """The rules named by ``ids`` (exact ids or prefixes such as ``CL-VAL``); None = all."""
-    from cloudledger.validate_rules import RULES
+    load_rules()
 
     if not ids:
         return None

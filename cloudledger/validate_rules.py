@@ -18,7 +18,6 @@ Example (YAML-ish) of a finding as ``--format json`` prints it::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,9 +25,10 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
-from cloudledger.validate import (
+from cloudledger.validate import (  # noqa: F401 - RULES re-exported for callers
     BAD,
     RAW,
+    RULES,
     Data,
     Kind,
     Part,
@@ -37,10 +37,9 @@ from cloudledger.validate import (
     Severity,
     on_duckdb,
     parse_failed,
+    rule,
     text,
 )
-
-RULES: list[Rule] = []
 
 #: Used + Unused EffectiveCost may differ from the purchases' BilledCost by rounding only.
 COMMITMENT_TOLERANCE = Decimal("0.01")
@@ -51,15 +50,6 @@ KEY_VALUE_COLUMNS = ("Tags", "SkuPriceDetails", "AllocatedTags")
 ALLOWED_RULES = ("ChargeCategory", "ChargeClass", "ChargeFrequency", "PricingCategory",
                  "CommitmentDiscountCategory", "CommitmentDiscountStatus", "ServiceCategory",
                  "CapacityReservationStatus")
-
-
-def rule(rule_id: str, severity: Severity, title: str, reference: str, *, kind: Kind = "rows",
-         needs: tuple[str, ...] = (), scope: Scope = "any",
-         unit: str = "rows") -> Callable[[Callable[[Data], Any]], Callable[[Data], Any]]:
-    def wrap(fn: Callable[[Data], Any]) -> Callable[[Data], Any]:
-        RULES.append(Rule(rule_id, severity, title, reference, kind, fn, needs, scope, unit))
-        return fn
-    return wrap
 
 
 def present(data: Data, names: list[str] | tuple[str, ...]) -> list[str]:
