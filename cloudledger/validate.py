@@ -383,15 +383,47 @@ def _show_name(name: str) -> str:
     return "row" if name == ROW else name[len(RAW):] if name.startswith(RAW) else name
 
 
+def _shown(data: Data, show: list[str]) -> list[str]:
+    """The columns an example shows: the locator, then ``show``; a raw twin replaces its
+    typed column in the display."""
+    names = list(dict.fromkeys([*data.locator, *show]))
+    return [n for n in names if RAW + n not in names]
+
+
+def _file_examples(store: Any, data: Data, wanted: dict[str, tuple[ir.BooleanValue, list[str]]]
+                   ) -> dict[str, list[dict]]:
+    """The first ``EXAMPLES`` records (by record number) violating each rule of ``wanted``
+    (rule -> (predicate, columns to show)), in one scan of the numbered file view (DuckDB:
+    a top-n ``min_by`` per rule) instead of one scan per rule."""
+    assert data.numbered is not None
+    numbered = data.numbered()
+    cols: dict[str, ir.Value] = {ROW: numbered[ROW]}
+    aggs = []
+    for i, (pred, show) in enumerate(wanted.values()):
+        cols[f"__cl_f{i}"] = pred.op().replace({data.table.op(): numbered.op()}).to_expr()
+        fields = []
+        for n in _shown(data, show):
+            cols.setdefault(n, numbered[n])
+            fields.append(f"{ident(_show_name(n))} := {ident(n)}")
+        aggs.append(f"min_by(struct_pack({', '.join(fields)}), {ident(ROW)}, {EXAMPLES}) "
+                    f"FILTER (WHERE __cl_f{i}) AS __cl_e{i}")
+    sql = f"SELECT {', '.join(aggs)} FROM ({store.con.compile(numbered.select(**cols))})"
+    row = store.con.raw_sql(sql).fetch_arrow_table().to_pylist()[0]
+    return {rid: [{k: _plain(v) for k, v in r.items()} for r in row[f"__cl_e{i}"] or []]
+            for i, rid in enumerate(wanted)}
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _examples(store: Any, data: Data, pred: ir.BooleanValue, show: list[str]) -> list[dict]:
     t = data.table
     if data.numbered is not None:  # the same predicate over the numbered twin
         numbered = data.numbered()
         pred = pred.op().replace({t.op(): numbered.op()}).to_expr()
         t = numbered
-    names = list(dict.fromkeys([*data.locator, *show]))
-    # a raw twin replaces its typed column in the display
-    names = [n for n in names if RAW + n not in names]
+    names = _shown(data, show)
     expr = t.filter(pred)
     if ROW in data.locator:
         expr = expr.order_by(ROW)
@@ -507,6 +539,7 @@ def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
     anys = {rid: ibis.or_(*[p.pred.fill_null(False) for p in parts])
             for rid, parts in row_parts.items()}
     counts = _count_parts(store, t, row_parts)
+    wanted: dict[str, tuple[ir.BooleanValue, list[str]]] = {}  # rules to show examples of
     for rid, parts in row_parts.items():
         f = findings[rid]
         found = counts[rid]
@@ -514,8 +547,14 @@ def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
         if len(parts) > 1 or parts[0].label:
             f.detail = {p.label: n for p, n in zip(parts, found, strict=True) if n}
         if f.count:
-            show = [c for p, n in zip(parts, found, strict=True) if n for c in p.show]
-            f.examples = _examples(store, data, anys[rid], show)
+            wanted[rid] = (anys[rid], [c for p, n in zip(parts, found, strict=True) if n
+                                       for c in p.show])
+    if data.numbered is not None and wanted and on_duckdb(t):
+        for rid, examples in _file_examples(store, data, wanted).items():
+            findings[rid].examples = examples
+    else:
+        for rid, (pred, show) in wanted.items():
+            findings[rid].examples = _examples(store, data, pred, show)
     for f in findings.values():
         if f.status != "skip" and f.count:
             f.status = "fail"
