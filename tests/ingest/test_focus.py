@@ -12,11 +12,11 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from cloudledger.store import load as store_mod
 from cloudledger.cli import app
 from cloudledger.errors import FormatError, InputError, RunError
 from cloudledger.ingest import NothingToLoad, ingest, read_frames
 from cloudledger.store import Frame, Store
+from cloudledger.store import load as store_mod
 
 SAMPLE = "focus/focus_sample_1.0.csv"
 
