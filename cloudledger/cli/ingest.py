@@ -1,4 +1,4 @@
-"""ingest, formats, reconcile, sql: getting bills in and proving they match."""
+"""ingest, formats, reconcile: getting bills in and proving they match."""
 
 from __future__ import annotations
 
