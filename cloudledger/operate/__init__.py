@@ -1,0 +1,1 @@
+"""Operate: anomaly detection with root cause, forecasts, budgets, notifications, the daily job."""

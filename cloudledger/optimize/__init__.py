@@ -1,0 +1,1 @@
+"""Optimize: commitment coverage and purchase plans, rightsizing, waste, the savings ledger."""
