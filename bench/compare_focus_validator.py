@@ -90,7 +90,7 @@ def main() -> None:
         "~/.pyenv/versions/3.12.1/bin/python"), help="Python 3.12 for focus-validator")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from cloudledger.validate import validate_file
+    from cloudledger.quality.validate import validate_file
 
     fv = run_focus_validator(ensure_venv(args.fv_python), args.file)
     ours = validate_file(args.file)

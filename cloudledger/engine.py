@@ -12,10 +12,13 @@ newline stays one identifier or one string).
     with eng.transaction(): ...      # DuckDB: one transaction; Spark: runs as is
     eng.create("t", "SELECT ...")   # CREATE OR REPLACE TABLE t AS ...
     eng.swap("t__next", "t")         # the built table takes the target's place
+    eng.replace_rows("t", "day = DATE '2026-01-01'", "incoming")   # delete + insert, atomic
+    eng.view_parquet("v", paths)     # a temp view over files (DuckDB adds x_cl_file)
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -49,6 +52,12 @@ def literal_list(values: Any, dialect: str = "duckdb") -> str:
     return "[" + ", ".join(literal(v, dialect) for v in values) + "]"
 
 
+def hadoop_paths(paths: list[str]) -> list[str]:
+    """Paths as Spark's readers take them: Hadoop globs them, so its glob characters (and
+    its escape, the backslash) in a file name are escaped."""
+    return [re.sub(r"([\\*?\[\]{}])", r"\\\1", p) for p in paths]
+
+
 class Engine(Protocol):
     dialect: str
 
@@ -61,6 +70,9 @@ class Engine(Protocol):
     def drop(self, name: str) -> None: ...
     def swap(self, built: str, target: str) -> None: ...
     def transaction(self) -> Any: ...
+    def replace_rows(self, target: str, where: str, source: str) -> None: ...
+    def view_parquet(self, name: str, paths: list[str]) -> None: ...
+    def view_ndjson(self, name: str, paths: list[str]) -> None: ...
 
 
 class DuckDBEngine:
@@ -99,6 +111,22 @@ class DuckDBEngine:
         with self.transaction():
             self.drop(target)
             self.execute(f"ALTER TABLE {ident(built)} RENAME TO {ident(target)}")
+
+    def replace_rows(self, target: str, where: str, source: str) -> None:
+        """In one transaction: delete ``target``'s rows where ``where`` holds, insert every
+        row of the relation ``source`` (same columns, matched by name)."""
+        with self.transaction():
+            self.execute(f"DELETE FROM {ident(target)} WHERE {where}")
+            self.execute(f"INSERT INTO {ident(target)} BY NAME SELECT * FROM {ident(source)}")
+
+    def view_parquet(self, name: str, paths: list[str]) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS SELECT * FROM read_parquet("
+                     f"{literal_list(paths)}, union_by_name=true, filename='x_cl_file')")
+
+    def view_ndjson(self, name: str, paths: list[str]) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS SELECT * FROM read_json("
+                     f"{literal_list(paths)}, format='newline_delimited', union_by_name=true, "
+                     "filename='x_cl_file')")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -152,6 +180,23 @@ class SparkEngine:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         yield
+
+    def replace_rows(self, target: str, where: str, source: str) -> None:
+        """Build the next table (kept rows + ``source``), then swap it in: the target is
+        never missing rows halfway."""
+        t, built = ident(target, "spark"), f"{target}__next"
+        cols = ", ".join(ident(f.name, "spark") for f in self.spark.table(t).schema.fields)
+        self.spark.sql(
+            f"SELECT {cols} FROM {t} WHERE NOT ({self.text(where)}) UNION ALL "
+            f"SELECT {cols} FROM {ident(source, 'spark')}"
+        ).write.mode("overwrite").saveAsTable(built)
+        self.swap(built, target)
+
+    def view_parquet(self, name: str, paths: list[str]) -> None:
+        self.spark.read.parquet(*hadoop_paths(paths)).createOrReplaceTempView(name)
+
+    def view_ndjson(self, name: str, paths: list[str]) -> None:
+        self.spark.read.json(hadoop_paths(paths)).createOrReplaceTempView(name)
 
 
 def engine_for(store: Any) -> DuckDBEngine | SparkEngine:

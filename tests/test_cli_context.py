@@ -151,7 +151,7 @@ def test_engine_errors_are_a_message_and_exit_2(cwd: Path, stores: dict[str, Pat
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import duckdb
 
-    from cloudledger.report import summary
+    from cloudledger.analyze import summary
 
     def boom(*args: object, **kwargs: object) -> None:
         raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate 1.2 GiB")
@@ -179,7 +179,7 @@ def test_spark_errors_are_mapped() -> None:
 
 def test_other_errors_are_not_swallowed(cwd: Path, stores: dict[str, Path],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from cloudledger.report import summary
+    from cloudledger.analyze import summary
 
     def bug(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("a bug")

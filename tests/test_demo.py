@@ -158,7 +158,7 @@ def test_cli_demo(tmp_path: Path) -> None:
 
 def test_demo_files_are_conformant_focus(demo: Any, tmp_path: Path) -> None:
     """The demo's own files pass every cloudledger FOCUS rule, as CSV and as stored."""
-    from cloudledger.validate import validate_file, validate_store
+    from cloudledger.quality.validate import validate_file, validate_store
 
     data, store, _ = demo
     csv = generate(5_000, 11, END, tmp_path, formats=("csv",), single_file=True).paths[0]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cloudledger.cli import app
 from cloudledger.errors import InputError
-from cloudledger.metrics import load_metrics, read_metrics_file
+from cloudledger.ingest.metrics import load_metrics, read_metrics_file
 from cloudledger.store import Store
 
 runner = CliRunner()

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from cloudledger.allocate import allocate
+from cloudledger.analyze.showback import showback
 from cloudledger.config import settings_from
 from cloudledger.engine import ident, literal
 from cloudledger.ingest import ingest
-from cloudledger.metrics import load_metrics
-from cloudledger.showback import showback
+from cloudledger.ingest.metrics import load_metrics
 from cloudledger.store import Store
 from tests.store.conftest import COLUMNS, row
 

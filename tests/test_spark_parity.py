@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from cloudledger.analyze.summary import by_dimension, tag_coverage
 from cloudledger.demo import generate
 from cloudledger.ingest import ingest
-from cloudledger.report.summary import by_dimension, tag_coverage
 from cloudledger.store import Store
 
 pytestmark = pytest.mark.spark

@@ -22,12 +22,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cloudledger.analyze.unit_economics import elasticity, unit_costs
 from cloudledger.cli import app
 from cloudledger.config import MetricSource, Settings
 from cloudledger.errors import InputError
-from cloudledger.metrics import load_metrics
+from cloudledger.ingest.metrics import load_metrics
 from cloudledger.store import Store
-from cloudledger.unit_economics import elasticity, unit_costs
 from tests.allocated_data import make_allocated, row
 
 runner = CliRunner()

@@ -34,8 +34,8 @@ from cloudledger.allocate.sql import MONEY, SHARE_TYPE, Runner, lit, q, tag_keys
 from cloudledger.config import IDLE, SHARED, UNALLOCATED, Settings, SharedPool, pool_order
 from cloudledger.errors import InputError, RunError
 from cloudledger.focus import COST_METRICS
-from cloudledger.reconcile import RECONCILE_TOLERANCE
 from cloudledger.store import Store
+from cloudledger.store.reconcile import RECONCILE_TOLERANCE
 
 NEXT = "allocated__next"
 POOLED = "allocate__pooled"

@@ -51,7 +51,7 @@ def rows_of(data: pa.Table | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _cell(value: Any) -> str:
     """Human text of one table cell (JSON and CSV use :mod:`cloudledger.encode`)."""
-    from cloudledger.report.tables import display
+    from cloudledger.render.tables import display
 
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M") if value.hour or value.minute else \

@@ -50,10 +50,10 @@ def demo(
 ) -> None:
     """Generate 13 months of multi-cloud FOCUS data, load it (reconciled), summarize it and
     write a standalone HTML report."""
+    from cloudledger.analyze.summary import check_metric, report_data
     from cloudledger.demo import DEFAULT_MONTHS, generate, load
     from cloudledger.errors import InputError
-    from cloudledger.report.html import spend_report, write_report
-    from cloudledger.report.summary import check_metric
+    from cloudledger.render.html import spend_report, write_report
 
     check_metric(metric)
     try:
@@ -84,7 +84,7 @@ def demo(
                   highlight=False)
     print_summary(st, metric, output, top)
     inform(st, data, out_dir, config, showback_report, output)
-    html = spend_report(st, metric=metric, anomalies=data.anomalies,
+    html = spend_report(report_data(st, metric=metric), anomalies=data.anomalies,
                         title="Tailspin Commerce: cloud spend (cloudledger demo)")
     path = write_report(report, html)
     (err if output is not OutputFormat.table else out).print(
@@ -95,11 +95,11 @@ def inform(st: object, data: object, out_dir: Path, config: Path | None, page: P
            output: OutputFormat) -> None:
     """The Inform phase on the demo: business metrics, allocation, showback, unit costs."""
     from cloudledger.allocate import allocate
+    from cloudledger.analyze.showback import showback
     from cloudledger.cli.allocate import STARTER
     from cloudledger.config import load_settings
-    from cloudledger.metrics import load_metrics
-    from cloudledger.report.showback import render
-    from cloudledger.showback import showback
+    from cloudledger.ingest.metrics import load_metrics
+    from cloudledger.render.showback import render
 
     if config is None:
         config = out_dir / "cloudledger.yaml"

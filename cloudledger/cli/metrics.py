@@ -42,7 +42,7 @@ def load(
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Load a metrics file, replacing each metric's rows in the file's date range."""
-    from cloudledger.metrics import load_metrics
+    from cloudledger.ingest.metrics import load_metrics
 
     st = open_store(store, config=config, create=True)
     loads, warnings = load_metrics(st, path)
@@ -57,7 +57,7 @@ def load(
 def list_metrics(store: StoreOpt = None, config: ConfigOpt = None,
                  output: FormatOpt = OutputFormat.table) -> None:
     """The metrics in the store: date range, rows, owners and products."""
-    from cloudledger.metrics import metrics_summary
+    from cloudledger.ingest.metrics import metrics_summary
 
     emit(metrics_summary(open_store(store, config=config, read_only=True)), output,
          title="Metrics")
@@ -87,9 +87,9 @@ def unit_costs(
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Cost per unit of a business metric, with its trend and the cost-to-usage elasticity."""
+    from cloudledger.analyze.unit_economics import unit_costs as run
     from cloudledger.config import load_settings
-    from cloudledger.report.unit_costs import html
-    from cloudledger.unit_economics import unit_costs as run
+    from cloudledger.render.unit_costs import html
 
     settings = load_settings(config)
     st = open_store(store, config=config, read_only=True)

@@ -78,9 +78,9 @@ def showback(
     precision: PrecisionOpt = 2,
 ) -> None:
     """Cost per owner and month: direct, shared, amortized commitment, credits, total, change."""
+    from cloudledger.analyze.showback import showback as run_showback
     from cloudledger.config import load_settings
-    from cloudledger.report.showback import render
-    from cloudledger.showback import showback as run_showback
+    from cloudledger.render.showback import render
 
     if chargeback_mode:
         fmt = {ReportFormat.json: OutputFormat.json, ReportFormat.csv: OutputFormat.csv,
@@ -126,9 +126,9 @@ def chargeback(
     precision: PrecisionOpt = 2,
 ) -> None:
     """Journal entries (owner, cost center, amount, currency, period) for billable owners."""
+    from cloudledger.analyze.showback import chargeback as run_chargeback
     from cloudledger.config import load_settings
-    from cloudledger.report.showback import journal_csv
-    from cloudledger.showback import chargeback as run_chargeback
+    from cloudledger.render.showback import journal_csv
 
     settings = load_settings(config)
     st = open_store(store, config=config, read_only=True)

@@ -25,7 +25,7 @@ MetricOpt = Annotated[str, typer.Option(
 
 def print_summary(st: Any, metric: str, output: OutputFormat, top: int) -> None:
     """The whole overview: totals, by provider, top services, by month, tags, movers."""
-    from cloudledger.report import summary as s
+    from cloudledger.analyze import summary as s
 
     sections = {
         "by_provider": s.by_dimension(st, "provider", metric=metric),
@@ -82,7 +82,7 @@ def summary(
     output: FormatOpt = OutputFormat.table,
 ) -> None:
     """Spend by provider, service, month, ... with tag coverage and top movers."""
-    from cloudledger.report import summary as s
+    from cloudledger.analyze import summary as s
 
     s.check_metric(metric)
     s.check_top(top)

@@ -60,7 +60,7 @@ def validate(
         "--rule", help="run only this rule id or id prefix (repeatable), e.g. CL-VAL")] = None,
 ) -> None:
     """Check FOCUS conformance rules on a file or on the store; exit 1 on errors."""
-    from cloudledger.validate import FAST_IN, validate_file, validate_store
+    from cloudledger.quality.validate import FAST_IN, validate_file, validate_store
 
     if (file is None) == (store is None):
         raise InputError("give either a FILE or --store PATH (not both)",

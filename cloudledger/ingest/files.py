@@ -13,14 +13,13 @@ import glob
 import itertools
 import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
 
-from cloudledger.engine import literal, literal_list
+from cloudledger.engine import hadoop_paths, literal, literal_list
 from cloudledger.errors import FormatError, InputError
 from cloudledger.ingest.textfile import (
     MAX_HEADER_BYTES,
@@ -199,12 +198,6 @@ def _view_name() -> str:
     return f"cl_raw_{next(_counter)}"
 
 
-def spark_paths(files: list[Path]) -> list[str]:
-    """Paths as Spark's readers take them: Hadoop globs them, so its glob characters
-    (and its escape, the backslash) in a file name are escaped."""
-    return [re.sub(r"([\\*?\[\]{}])", r"\\\1", str(f)) for f in files]
-
-
 def _sql_list(files: list[Path]) -> str:
     return literal_list(str(f) for f in files)
 
@@ -273,7 +266,8 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
             "quote", quote).option("escape", escape).option("multiLine", True)
         if null is not None:
             reader = reader.option("nullValue", null)
-        reader.schema(schema).csv(spark_paths(files)).createOrReplaceTempView(name)
+        paths = hadoop_paths([str(f) for f in files])
+        reader.schema(schema).csv(paths).createOrReplaceTempView(name)
         return store.con.table(name)
     groups = by_compression(files)
 
@@ -304,20 +298,11 @@ def read_csv(store: Any, files: list[Path], columns: list[str], *, delimiter: st
 
 def read_parquet(store: Any, files: list[Path]) -> ir.Table:
     name = _view_name()
-    if store.is_spark:
-        store.spark.read.parquet(*spark_paths(files)).createOrReplaceTempView(name)
-        return store.con.table(name)
-    store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
-              f"{_sql_list(files)}, union_by_name=true, filename='x_cl_file')")
+    store.engine.view_parquet(name, [str(f) for f in files])
     return store.con.table(name)
 
 
 def read_ndjson(store: Any, files: list[Path]) -> ir.Table:
     name = _view_name()
-    if store.is_spark:
-        store.spark.read.json(spark_paths(files)).createOrReplaceTempView(name)
-        return store.con.table(name)
-    store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_json("
-              f"{_sql_list(files)}, format='newline_delimited', union_by_name=true, "
-              f"filename='x_cl_file')")
+    store.engine.view_ndjson(name, [str(f) for f in files])
     return store.con.table(name)

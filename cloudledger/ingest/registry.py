@@ -9,13 +9,12 @@ the source can read it; the highest ``priority`` among the sources that say yes 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudledger.errors import InputError
+from cloudledger.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -47,49 +46,27 @@ class Source:
     priority: int = 0
 
 
-SOURCES: dict[str, Source] = {}
+#: Entry point group through which other packages add sources: each entry point names a
+#: module whose ``@register`` calls run when it is imported, e.g. in a plugin's
+#: pyproject.toml ``[project.entry-points."cloudledger.sources"] acme = "acme_cl.source"``.
+ENTRY_POINT_GROUP = "cloudledger.sources"
+SOURCES: Registry[Source] = Registry(
+    "format", where="--source", package="cloudledger.ingest.sources",
+    entry_points=ENTRY_POINT_GROUP)
 
 
 def register(name: str, description: str, *, detect: Callable[[Sniff], bool],
              priority: int = 0) -> Callable[[Reader], Reader]:
     def wrap(read: Reader) -> Reader:
-        SOURCES[name] = Source(name, description, detect, read, priority)
+        SOURCES.add(name, Source(name, description, detect, read, priority))
         return read
     return wrap
 
 
 def get(name: str) -> Source:
-    load_all()
-    if name not in SOURCES:
-        close = difflib.get_close_matches(name, list(SOURCES), n=1)
-        raise InputError(f"unknown format {name!r}", where="--source",
-                         hint=(f"did you mean {close[0]!r}? " if close else "") +
-                         f"known formats: {', '.join(sorted(SOURCES))}")
-    return SOURCES[name]
-
-
-#: Entry point group through which other packages add sources: each entry point names a
-#: module whose ``@register`` calls run when it is imported, e.g. in a plugin's
-#: pyproject.toml ``[project.entry-points."cloudledger.sources"] acme = "acme_cl.source"``.
-ENTRY_POINT_GROUP = "cloudledger.sources"
+    return SOURCES.find(name)
 
 
 def load_all() -> None:
     """Import every source module (built in, then plugins) so that its @register runs."""
-    import importlib
-    import importlib.metadata
-    import pkgutil
-
-    import cloudledger.ingest.sources as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name.startswith("_"):
-            continue  # shared helpers of the source modules, not sources
-        importlib.import_module(f"cloudledger.ingest.sources.{mod.name}")
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as e:  # a broken plugin is named, never silently ignored
-            raise InputError(f"the source plugin {ep.name!r} ({ep.value}) failed to load: {e}",
-                             where=f"entry point group {ENTRY_POINT_GROUP}",
-                             hint="fix or uninstall that package") from e
+    SOURCES.load()

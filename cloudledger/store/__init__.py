@@ -24,10 +24,10 @@ import pyarrow as pa
 from cloudledger import focus
 from cloudledger.engine import ident, literal
 from cloudledger.errors import InputError
-from cloudledger.reconcile import reconcile_store
 from cloudledger.store import load as _load
 from cloudledger.store.files import sha256_of
 from cloudledger.store.frame import Frame, LoadReport, Replaced
+from cloudledger.store.reconcile import reconcile_store
 from cloudledger.store.schema import ERRORS_SCHEMA, LOG_SCHEMA, SCRATCH_PREFIXES, TOTALS_SCHEMA
 
 __all__ = ["DEFAULT_STORE", "Frame", "LoadReport", "Replaced", "Store", "sha256_of"]

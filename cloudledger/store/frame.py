@@ -11,7 +11,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from cloudledger import focus
-from cloudledger.reconcile import Reconciliation
+from cloudledger.store.reconcile import Reconciliation
 
 
 @dataclass

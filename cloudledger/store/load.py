@@ -34,9 +34,9 @@ import pyarrow as pa
 from cloudledger import focus
 from cloudledger.engine import ident as q
 from cloudledger.errors import InputError, RunError
-from cloudledger.reconcile import Reconciliation, reconcile_frame
 from cloudledger.store.files import sha256_of
 from cloudledger.store.frame import Frame, LoadReport, Replaced
+from cloudledger.store.reconcile import Reconciliation, reconcile_frame
 from cloudledger.store.schema import ERRORS_SCHEMA, LOG_SCHEMA, TOTALS_SCHEMA
 
 if TYPE_CHECKING:

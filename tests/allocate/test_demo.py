@@ -51,7 +51,7 @@ def test_demo_chargeback_bills_teams_on_their_cost_centers(demo_store: Store) ->
     the other special owners are never billed; no team line lacks a cost center."""
     import re
 
-    from cloudledger.showback import chargeback
+    from cloudledger.analyze.showback import chargeback
 
     settings = load_settings(STARTER)
     settings.kubernetes.idle = "keep"

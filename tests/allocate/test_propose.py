@@ -27,7 +27,7 @@ from cloudledger.config import load_settings
 from cloudledger.ingest import ingest
 from cloudledger.store import Store
 from tests.allocate.conftest import frow, make_focus
-from tests.test_validate_native import DEFECTIVE, LOADS, NATIVE
+from tests.quality.test_validate_native import DEFECTIVE, LOADS, NATIVE
 
 METRICS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
 

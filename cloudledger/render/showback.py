@@ -1,4 +1,4 @@
-"""Render a :class:`cloudledger.showback.Showback` / ``Chargeback`` as CSV, Markdown, XLSX,
+"""Render a :class:`cloudledger.analyze.showback.Showback` / ``Chargeback`` as CSV, Markdown, XLSX,
 JSON or a standalone HTML page with charts."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cloudledger.report import charts, page
-from cloudledger.report.tables import to_csv, to_json, to_markdown, to_xlsx
-from cloudledger.showback import PARTS, Chargeback, Showback
+from cloudledger.analyze.showback import PARTS, Chargeback, Showback
+from cloudledger.render import charts, page
+from cloudledger.render.tables import to_csv, to_json, to_markdown, to_xlsx
 
 TOP = 8
 JOURNAL_COLUMNS = ["owner", "cost_center", "amount", "currency", "period"]

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from cloudledger.analyze import summary as s
+from cloudledger.analyze.showback import showback
 from cloudledger.config import Settings
-from cloudledger.report import summary as s
-from cloudledger.showback import showback
 from cloudledger.store import Store
 from tests.allocate.conftest import frow, make_focus
 from tests.allocated_data import make_allocated, row

@@ -21,7 +21,6 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import ibis
 import numpy as np
@@ -222,42 +221,27 @@ def load_metrics(store: Store, path: str | Path) -> tuple[list[MetricLoad], list
     spans = store.execute(incoming.group_by("metric").aggregate(
         start=incoming.date.min(), end=incoming.date.max(), rows=incoming.count())
         .order_by("metric")).to_pylist()
-    dialect = store.engine.dialect
     conditions = " OR ".join(
-        f"(metric = {literal(s['metric'], dialect)} AND date BETWEEN DATE "
-        f"{literal(str(s['start']), dialect)} AND DATE {literal(str(s['end']), dialect)})"
+        f"(metric = {literal(s['metric'])} AND date BETWEEN DATE "
+        f"{literal(str(s['start']))} AND DATE {literal(str(s['end']))})"
         for s in spans)
-    if store.is_spark:
-        replaced = _load_spark(store, incoming, conditions)
-    else:
-        with store.transaction():
-            ensure_table(store)
-            replaced = _count_replaced(store, conditions)
-            store.raw(f"DELETE FROM {TABLE} WHERE {conditions}")
-            store.con.insert(TABLE, incoming.cast(SCHEMA))
+    ensure_table(store)
+    replaced = _count_replaced(store, conditions)
+    staged = "cl_metrics_incoming"
+    store.engine.register(staged, store.execute(incoming.cast(SCHEMA)))
+    try:  # atomic on DuckDB, build-then-swap on Spark
+        store.engine.replace_rows(TABLE, conditions, staged)
+    finally:
+        store.engine.unregister(staged)
     loads = [MetricLoad(metric=s["metric"], start=s["start"], end=s["end"], rows=s["rows"],
                         replaced=replaced.get(s["metric"], 0)) for s in spans]
     return loads, mf.warnings
 
 
 def _count_replaced(store: Store, conditions: str) -> dict[str, int]:
-    rows = store.con.sql(f"SELECT metric, count(*) AS n FROM {TABLE} WHERE {conditions} "
-                         "GROUP BY metric").to_pyarrow().to_pylist()
+    rows = store.engine.fetch(f"SELECT metric, count(*) AS n FROM {TABLE} WHERE {conditions} "
+                              "GROUP BY metric")
     return {r["metric"]: int(r["n"]) for r in rows}
-
-
-def _load_spark(store: Store, incoming: Any, conditions: str) -> dict[str, int]:
-    """Spark has no transactions: build the next table, then swap it in."""
-    ensure_table(store)
-    replaced = _count_replaced(store, conditions)
-    current = store.table(TABLE)
-    kept = store.con.sql(f"SELECT * FROM {TABLE} WHERE NOT ({conditions})",
-                         dialect="spark").cast(SCHEMA)
-    del current
-    store.con.create_table(f"{TABLE}__next", kept.union(incoming.cast(SCHEMA)),
-                           overwrite=True)
-    store.engine.swap(f"{TABLE}__next", TABLE)
-    return replaced
 
 
 def metrics_summary(store: Store) -> pa.Table:

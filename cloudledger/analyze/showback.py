@@ -28,7 +28,6 @@ billable total; the non-billable remainder is reported beside them.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -37,10 +36,10 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from cloudledger import focus
+from cloudledger.analyze.options import allocated_table, check_dimensions, check_metric, suggest
+from cloudledger.analyze.periods import compare, coverage
 from cloudledger.config import IDLE, SHARED, UNALLOCATED, Settings
 from cloudledger.errors import InputError, RunError
-from cloudledger.periods import compare, coverage
 from cloudledger.store import Store
 
 PARTS = ("direct", "shared", "commitment", "commitment_unused", "credits", "other")
@@ -48,41 +47,6 @@ ZERO = Decimal(0)
 
 
 # ------------------------------------------------------------------ shared helpers
-def allocated_table(store: Store) -> ir.Table:
-    if "allocated" not in store.tables():
-        raise InputError("the store has no allocated table",
-                         hint="run `cloudledger allocate` first")
-    return store.table("allocated")
-
-
-def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"did you mean {close[0]!r}?" if close else None
-
-
-def check_metric(metric: str) -> str:
-    if metric not in focus.COST_METRICS:
-        raise InputError(f"unknown cost metric {metric!r}", where="--metric",
-                         hint=suggest(metric, focus.COST_METRICS)
-                         or f"choose one of {', '.join(focus.COST_METRICS)}")
-    return metric
-
-
-def check_dimensions(t: ir.Table, settings: Settings, by: list[str]) -> list[str]:
-    known = list(settings.owners.dimensions)
-    if not by:
-        raise InputError("no owner dimension given", where="--by",
-                         hint=f"choose from {', '.join(known)}")
-    for name in by:
-        if name not in known:
-            raise InputError(f"unknown owner dimension {name!r}", where="--by",
-                             hint=suggest(name, known) or f"choose from {', '.join(known)}")
-        if name not in t.columns:
-            raise InputError(f"the allocated table has no column {name!r}", where="--by",
-                             hint="re-run `cloudledger allocate` with this config")
-    return by
-
-
 def parse_month(month: str | None) -> datetime | None:
     if month is None:
         return None
@@ -159,7 +123,7 @@ def showback(store: Store, settings: Settings, *, by: list[str] | None = None,
 
     ``month`` (YYYY-MM) limits the result to one billing period; the change is still
     against the month before it. ``days`` is the time the period's data covers and
-    ``partial`` says it is less than the period (see :mod:`cloudledger.periods`); when this
+    ``partial`` says it is less than the period (see :mod:`cloudledger.analyze.periods`); when this
     or the previous period is partial the change compares run rates (``basis`` ``run
     rate``: the previous total scaled to this period's covered time), else totals.
     """

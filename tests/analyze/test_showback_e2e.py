@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from cloudledger.allocate import allocate
+from cloudledger.analyze.showback import PARTS, chargeback, showback
+from cloudledger.analyze.unit_economics import unit_costs
 from cloudledger.config import settings_from
-from cloudledger.metrics import load_metrics
-from cloudledger.showback import PARTS, chargeback, showback
+from cloudledger.ingest.metrics import load_metrics
 from cloudledger.store import Store
-from cloudledger.unit_economics import unit_costs
 from tests.allocate.conftest import frow, make_focus
 
 D = Decimal

@@ -37,12 +37,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from cloudledger.analyze.showback import PARTS, chargeback, distribute, showback
 from cloudledger.cli import app
 from cloudledger.config import Chargeback as ChargebackSettings
 from cloudledger.config import Settings
 from cloudledger.errors import InputError
-from cloudledger.report.showback import render
-from cloudledger.showback import PARTS, chargeback, distribute, showback
+from cloudledger.render.showback import render
 from cloudledger.store import Store
 from tests.allocated_data import make_allocated, row
 
@@ -293,8 +293,8 @@ def test_cli_chargeback_journal(allocated: Store, tmp_path: Path) -> None:
 
 @pytest.mark.spark
 def test_spark_gives_the_same_answers(spark, allocated: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from cloudledger.metrics import load_metrics
-    from cloudledger.unit_economics import unit_costs
+    from cloudledger.analyze.unit_economics import unit_costs
+    from cloudledger.ingest.metrics import load_metrics
 
     on_spark = Store(spark=spark)
     make_allocated(on_spark, topology())

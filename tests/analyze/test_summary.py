@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cloudledger.analyze import summary as s
 from cloudledger.demo import generate, load
 from cloudledger.errors import InputError
-from cloudledger.report import summary as s
 from cloudledger.store import Store
 
 
@@ -79,7 +79,7 @@ def test_top_movers(loaded: Any) -> None:
 
 
 def test_bad_names() -> None:
-    with pytest.raises(InputError, match="did you mean EffectiveCost"):
+    with pytest.raises(InputError, match="did you mean 'EffectiveCost'"):
         s.check_metric("EfectiveCost")
     with pytest.raises(InputError, match="did you mean service"):
         s.check_dimension("services")
@@ -107,10 +107,11 @@ def test_cli_summary(loaded: Any, tmp_path: Path) -> None:
 
 
 def test_html_report(loaded: Any, tmp_path: Path) -> None:
-    from cloudledger.report.html import spend_report
+    from cloudledger.analyze.summary import report_data
+    from cloudledger.render.html import spend_report
 
     store, _ = loaded
-    html = spend_report(store, anomalies=[{"start": "2026-02-10", "end": "2026-02-10",
+    html = spend_report(report_data(store), anomalies=[{"start": "2026-02-10", "end": "2026-02-10",
                                            "service": "BigQuery", "provider": "Google Cloud",
                                            "description": "test", "factor": 3.0}])
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html

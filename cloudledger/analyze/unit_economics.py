@@ -29,10 +29,10 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
+from cloudledger.analyze.options import allocated_table, check_dimensions, check_metric, suggest
 from cloudledger.config import Settings
 from cloudledger.errors import InputError
-from cloudledger.metrics import TABLE
-from cloudledger.showback import allocated_table, check_dimensions, check_metric, suggest
+from cloudledger.ingest.metrics import TABLE
 from cloudledger.store import Store
 
 GRAINS = {"day": "D", "month": "M"}

@@ -13,7 +13,7 @@ from html import escape
 __all__ = ["card", "cards", "escape", "money", "page", "pct", "section", "table"]
 from typing import Any
 
-from cloudledger.report.tables import display
+from cloudledger.render.tables import display
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;

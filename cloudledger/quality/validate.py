@@ -7,7 +7,7 @@
 Every rule is an Ibis expression over one table (a boolean per row, or a table of violating
 groups), so the same rule runs on a CSV/Parquet file view and on the stored table, in DuckDB
 or Spark; no billing row passes through Python except the <= 5 examples per rule. The rules
-themselves live in ``cloudledger.validate_rules`` (see ``RULES``).
+themselves live in ``cloudledger.quality.rules`` (see ``RULES``).
 
 Scans: a file is read through engine views, never copied (``read_file``). Every part of
 every row rule becomes one boolean column of one aggregate (one scan counts them all); the
@@ -42,6 +42,7 @@ from cloudledger.errors import FormatError, InputError
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import NULL_TOKENS, SOURCE_TOTAL_TYPE, parse, try_parse_failed
 from cloudledger.ingest.parse import text as parse_text
+from cloudledger.registry import Registry
 
 Severity = Literal["error", "warning"]
 Status = Literal["pass", "fail", "skip"]
@@ -107,17 +108,18 @@ class Rule:
     unit: str = "rows"
 
 
-#: The rule registry, filled by ``@rule`` in the rule modules (``RULE_MODULES``), which
+#: The rule registry (id -> Rule), filled by ``@rule`` in the rule modules, which
 #: ``load_rules`` imports by name: rules plug in, nothing here imports them directly.
-RULES: list[Rule] = []
-RULE_MODULES = ("cloudledger.validate_rules",)
+RULES: Registry[Rule] = Registry("rule", where="--rule",
+                                 modules=("cloudledger.quality.rules",))
 
 
 def rule(rule_id: str, severity: Severity, title: str, reference: str, *, kind: Kind = "rows",
          needs: tuple[str, ...] = (), scope: Scope = "any",
          unit: str = "rows") -> Callable[[Callable[[Data], Any]], Callable[[Data], Any]]:
     def wrap(fn: Callable[[Data], Any]) -> Callable[[Data], Any]:
-        RULES.append(Rule(rule_id, severity, title, reference, kind, fn, needs, scope, unit))
+        RULES.add(rule_id, Rule(rule_id, severity, title, reference, kind, fn, needs, scope,
+                                unit))
         return fn
     return wrap
 
@@ -126,11 +128,7 @@ def rule(rule_id: str, severity: Severity, title: str, reference: str, *, kind: 
 
 def load_rules() -> list[Rule]:
     """Every registered rule (importing the rule modules once)."""
-    import importlib
-
-    for name in RULE_MODULES:
-        importlib.import_module(name)
-    return RULES
+    return list(RULES.load().values())
 
 
 @dataclass
@@ -183,7 +181,7 @@ class Report:
 
     def to_junit(self) -> str:
         """JUnit XML: one testcase per rule; a failure when violated, skipped when N/A."""
-        suite = ET.Element("testsuite", name="cloudledger.validate", tests=str(len(
+        suite = ET.Element("testsuite", name="cloudledger.quality.validate", tests=str(len(
             self.findings)), failures=str(self.errors + self.warnings), errors="0",
             skipped=str(sum(f.status == "skip" for f in self.findings)))
         props = ET.SubElement(suite, "properties")
@@ -516,7 +514,7 @@ def run(store: Any, data: Data, rules: list[Rule] | None = None) -> Report:
     scans this takes."""
     load_rules()
 
-    rules = list(RULES) if rules is None else rules
+    rules = list(RULES.values()) if rules is None else rules
     t = data.table
     findings: dict[str, Finding] = {}
     row_parts: dict[str, list[Part]] = {}
@@ -575,10 +573,10 @@ def select_rules(ids: list[str] | None) -> list[Rule] | None:
 
     if not ids:
         return None
-    chosen = [r for r in RULES if any(r.id == i or r.id.startswith(i) for i in ids)]
+    chosen = [r for r in RULES.values() if any(r.id == i or r.id.startswith(i) for i in ids)]
     if not chosen:
         raise InputError(f"no rule matches {', '.join(ids)}", where="--rule",
-                         hint="rule ids: " + ", ".join(r.id for r in RULES))
+                         hint="rule ids: " + ", ".join(RULES))
     return chosen
 
 

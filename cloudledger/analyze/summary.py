@@ -22,9 +22,9 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from cloudledger import focus
+from cloudledger.analyze.options import check_metric, check_top
+from cloudledger.analyze.periods import compare, coverage, month_start, previous_month
 from cloudledger.errors import InputError
-from cloudledger.periods import compare, coverage, month_start, previous_month
 
 #: Dimension name -> expression on a FOCUS table.
 DIMENSIONS: dict[str, Callable[[ir.Table], ir.Value]] = {
@@ -46,15 +46,6 @@ DIMENSIONS: dict[str, Callable[[ir.Table], ir.Value]] = {
 TEAM_TAG_KEYS = ("team", "owner")
 
 
-def check_metric(metric: str) -> str:
-    if metric not in focus.COST_METRICS:
-        near = difflib.get_close_matches(metric, focus.COST_METRICS, n=1, cutoff=0.5)
-        raise InputError(f"unknown metric {metric!r}", where="--metric",
-                         hint=(f"did you mean {near[0]}? " if near else "") +
-                         "metrics: " + ", ".join(focus.COST_METRICS))
-    return metric
-
-
 def check_dimension(by: str) -> str:
     if by not in DIMENSIONS:
         near = difflib.get_close_matches(by, list(DIMENSIONS), n=1, cutoff=0.5)
@@ -62,14 +53,6 @@ def check_dimension(by: str) -> str:
                          hint=(f"did you mean {near[0]}? " if near else "") +
                          "dimensions: " + ", ".join(DIMENSIONS))
     return by
-
-
-def check_top(top: int | None, where: str = "--top") -> int | None:
-    """``top`` must be a positive row count (None: all rows)."""
-    if top is not None and top < 1:
-        raise InputError(f"the number of rows must be at least 1, not {top}", where=where,
-                         hint=f"e.g. {where} 10")
-    return top
 
 
 def percent(part: Any, whole: Any) -> float:
@@ -95,7 +78,7 @@ def by_dimension(store: Any, by: str = "provider", *, metric: str = "EffectiveCo
     largest first (``month`` and ``day`` in date order). With ``top``, each currency's
     rest is summed as "(other)".
     ``month`` rows also carry ``days`` (days the data covers) and ``partial`` (fewer than
-    the billing period's: see :mod:`cloudledger.periods`)."""
+    the billing period's: see :mod:`cloudledger.analyze.periods`)."""
     check_metric(metric)
     check_dimension(by)
     check_top(top)
@@ -174,7 +157,7 @@ def top_movers(store: Any, *, metric: str = "EffectiveCost", by: str = "service"
     """Per currency, the ``n`` values of ``by`` with the largest absolute change from the
     previous calendar month to ``month`` (default: the latest billing month in the store).
 
-    When either month's data covers only part of it (see :mod:`cloudledger.periods`), the
+    When either month's data covers only part of it (see :mod:`cloudledger.analyze.periods`), the
     change compares run rates: ``change = current - previous * covered(current) /
     covered(previous)`` and ``basis`` says ``run rate``; else ``basis`` is ``total``."""
     check_metric(metric)
@@ -263,3 +246,34 @@ def daily(store: Any, *, metric: str = "EffectiveCost", by: str | None = None,
     keys.append(_currency(t))
     return store.execute(t.group_by(keys).aggregate(**{metric: t[metric].sum()}).order_by(
         [k.get_name() for k in keys]))
+
+
+@dataclass
+class ReportData:
+    """Everything the spend report draws (``render.html.spend_report``), as plain rows."""
+    metric: str
+    top: int
+    overview: Overview
+    months: list[dict[str, Any]]
+    providers: list[dict[str, Any]]
+    per_month: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    movers: list[dict[str, Any]]
+    coverage: list[dict[str, Any]]
+    coverage_by_provider: list[dict[str, Any]]
+
+
+def report_data(store: Any, *, metric: str = "EffectiveCost", top: int = 15) -> ReportData:
+    """The spend report's queries, run on the store's engine."""
+    return ReportData(
+        metric=metric, top=top, overview=overview(store, metric=metric),
+        months=by_dimension(store, "month", metric=metric).to_pylist(),
+        providers=by_dimension(store, "provider", metric=metric).to_pylist(),
+        per_month=by_two(store, "month", "provider", metric=metric).to_pylist(),
+        daily=daily(store, metric=metric, by="provider",
+                    where=lambda t: t.ChargeCategory == "Usage").to_pylist(),
+        services=by_dimension(store, "service", metric=metric, top=top).to_pylist(),
+        movers=top_movers(store, metric=metric, n=10).to_pylist(),
+        coverage=tag_coverage(store, metric=metric).to_pylist(),
+        coverage_by_provider=tag_coverage(store, metric=metric, by="provider").to_pylist())

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from cloudledger.allocate import allocate
+from cloudledger.analyze.showback import chargeback
 from cloudledger.config import settings_from
 from cloudledger.errors import InputError
-from cloudledger.showback import chargeback
 from cloudledger.store import Store
 from tests.allocate.conftest import frow, make_focus
 

@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
-from cloudledger.validate import (  # noqa: F401 - RULES re-exported for callers
+from cloudledger.quality.validate import (  # noqa: F401 - RULES re-exported for callers
     BAD,
     RAW,
     RULES,

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from cloudledger.allocate import explain
+from cloudledger.analyze import summary as s
+from cloudledger.analyze.showback import chargeback, showback
 from cloudledger.config import Settings
 from cloudledger.errors import InputError
-from cloudledger.report import summary as s
-from cloudledger.showback import chargeback, showback
 from cloudledger.store import Store
 from tests.allocate.conftest import frow, make_focus
 from tests.allocated_data import make_allocated, row
-from tests.report.test_partial_months import MAY, allocated_rows, focus_rows
+from tests.analyze.test_partial_months import MAY, allocated_rows, focus_rows
 
 pytestmark = pytest.mark.spark
 D = Decimal

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cloudledger.cli import app
-from cloudledger.validate import Report, validate_file, validate_store
-from cloudledger.validate_rules import RULES
+from cloudledger.quality.rules import RULES
+from cloudledger.quality.validate import Report, validate_file, validate_store
 
 # ------------------------------------------------------------------ a valid generated file
 # Four rows: plain usage, a commitment purchase, its Used and its Unused usage rows.
@@ -130,7 +130,7 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
 
 
 def test_every_rule_has_a_generated_case() -> None:
-    assert sorted(c[0] for c in CASES) == sorted(r.id for r in RULES)
+    assert sorted(c[0] for c in CASES) == sorted(r.id for r in RULES.values())
 
 
 @pytest.mark.parametrize(("rule_id", "mutation", "expected"), CASES,
@@ -143,7 +143,7 @@ def test_rule_catches_its_violation(tmp_path: Path, rule_id: str, mutation: dict
     f = report.finding(rule_id)
     assert (f.status, f.count) == ("fail", expected), f.examples
     assert 1 <= len(f.examples) <= 5
-    severity = next(r.severity for r in RULES if r.id == rule_id)
+    severity = next(r.severity for r in RULES.values() if r.id == rule_id)
     assert report.exit_code == (1 if severity == "error" else 0)
 
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from cloudledger.cli import app
 from cloudledger.ingest import ingest
+from cloudledger.quality.validate import Report, validate_store
 from cloudledger.store import Store
-from cloudledger.validate import Report, validate_store
 from tests.conftest import SHARED
 
 NATIVE = SHARED / "data" / "native"

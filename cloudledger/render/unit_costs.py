@@ -1,10 +1,10 @@
-"""A standalone HTML page for :class:`cloudledger.unit_economics.UnitCosts`: the summary
+"""A standalone HTML page for :class:`cloudledger.analyze.unit_economics.UnitCosts`: the summary
 table, then per product (or owner) the unit cost, cost and usage over time."""
 
 from __future__ import annotations
 
-from cloudledger.report import charts, page
-from cloudledger.unit_economics import UnitCosts
+from cloudledger.analyze.unit_economics import UnitCosts
+from cloudledger.render import charts, page
 
 SUMMARY_HEADERS = {"unit_cost": "unit cost", "first": "first", "last": "last",
                    "change_pct": "change %", "trend_pct": "trend % / period",

@@ -1,7 +1,7 @@
 """The standalone spend report (``cloudledger demo`` / ``summary``): one HTML file with inline
 CSS and SVG charts, no scripts, nothing fetched from the network.
 
-    html = spend_report(store, anomalies=data.anomalies)
+    html = spend_report(report_data(store), anomalies=data.anomalies)
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cloudledger.report import summary as s
-from cloudledger.report.charts import FONT, bar_chart, color, compact, nice_ticks
-from cloudledger.report.page import card, cards, money, page, pct, section, table
+from cloudledger.analyze import summary as s
+from cloudledger.render.charts import FONT, bar_chart, color, compact, nice_ticks
+from cloudledger.render.page import card, cards, money, page, pct, section, table
 
 
 def _hbars(labels: Sequence[str], values: Sequence[float], *, width: int = 1080,
@@ -94,10 +94,10 @@ def _daily(days: Sequence[date], series: Mapping[str, Sequence[float]],
     return "".join(parts)
 
 
-def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Cloud spend",
-                 anomalies: Sequence[dict[str, Any]] = (), top: int = 15) -> str:
-    """The whole report as an HTML string (queries run on the store's engine)."""
-    ov = s.overview(store, metric=metric)
+def spend_report(data: s.ReportData, *, title: str = "Cloud spend",
+                 anomalies: Sequence[dict[str, Any]] = ()) -> str:
+    """The whole report as an HTML string, drawn from ``summary.report_data(store)``."""
+    ov, metric, top = data.overview, data.metric, data.top
     last_day = ov.last_day - timedelta(days=1) if ov.last_day else None
     # charts and cards in the main currency (largest total); amounts are never converted
     cur = ov.currencies[0] if ov.currencies else ""
@@ -106,7 +106,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
     def mine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [r for r in rows if r.get("currency") == cur]
 
-    months = mine(s.by_dimension(store, "month", metric=metric).to_pylist())
+    months = mine(data.months)
     last = months[-1] if months else None
     prev = next((m for m in months if last and m["month"] == _month_before(last["month"])),
                 None)
@@ -116,9 +116,9 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
         if (last["partial"] or prev["partial"]) and last["days"] and prev["days"]:
             before, basis = before * last["days"] / prev["days"], "run rate"
         change = float((last[metric] - before) / before * 100) if before else None
-    coverage = (mine(s.tag_coverage(store, metric=metric).to_pylist())
+    coverage = (mine(data.coverage)
                 or [{"coverage_pct": 0.0, "untagged": 0}])[0]
-    providers = mine(s.by_dimension(store, "provider", metric=metric).to_pylist())
+    providers = mine(data.providers)
     last_note = (f"{pct(change)} vs previous month" + (
         f" (run rate: {last['days'].normalize():f} days of data)" if basis == "run rate" and
         last else "")) if change is not None else None
@@ -135,7 +135,7 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
         card("scope", f"{ov.providers} providers",
              f"{ov.services} services · {ov.accounts} accounts · {ov.rows:,} rows"),
     ])
-    per_month = mine(s.by_two(store, "month", "provider", metric=metric).to_pylist())
+    per_month = mine(data.per_month)
     labels = [m["month"].strftime("%b %y") + ("*" if m["partial"] else "") for m in months]
     names = [p["provider"] for p in providers]
     stacked = {n: [0.0] * len(months) for n in names}
@@ -143,16 +143,14 @@ def spend_report(store: Any, *, metric: str = "EffectiveCost", title: str = "Clo
     for r in per_month:
         stacked[r["provider"]][pos[r["month"]]] = float(r[metric] or 0)
     monthly_svg = bar_chart(labels, stacked, width=1080, height=320)
-    daily_rows = mine(s.daily(store, metric=metric, by="provider",
-                              where=lambda t: t.ChargeCategory == "Usage").to_pylist())
+    daily_rows = mine(data.daily)
     days = sorted({r["day"] for r in daily_rows})
     di = {d: i for i, d in enumerate(days)}
     lines: dict[str, list[float]] = {n: [0.0] * len(days) for n in names}
     for r in daily_rows:
         lines[r["provider"]][di[r["day"]]] = float(r[metric] or 0)
-    services = mine(s.by_dimension(store, "service", metric=metric, top=top).to_pylist())
-    movers = s.top_movers(store, metric=metric, n=10).to_pylist()
-    cov_rows = s.tag_coverage(store, metric=metric, by="provider").to_pylist()
+    services = mine(data.services)
+    movers, cov_rows = data.movers, data.coverage_by_provider
     body = [summary_cards,
             section(f"Monthly {metric} by provider", monthly_svg),
             section(f"Daily {metric} by provider", _daily(days, lines, anomalies)
