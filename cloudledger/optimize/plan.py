@@ -66,7 +66,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cloudledger.optimize.plan_solve import FloatArray, net_savings, optimal_flat, staged_optimum
-from cloudledger.optimize.plan_trend import project, robust_slope
+from cloudledger.optimize.plan_trend import Trend, fit_trend, project
 
 HOURS_PER_MONTH = 730.0
 
@@ -242,7 +242,7 @@ def plan(scope: Scope, usage: ArrayLike, discount: float, *,
                 if x.expires_in_hours is None or x.expires_in_hours > 0)
 
     lookback_hours = rate.size * step
-    slope = raw = 0.0
+    trend = Trend()
     trend_hours = float(opt.trend_hours if opt.trend_hours is not None else lookback_hours)
     if rate.size == 0:
         notes.append("no usage before the as-of: nothing to plan from")
@@ -251,10 +251,11 @@ def plan(scope: Scope, usage: ArrayLike, discount: float, *,
         if float(rate.max()) == 0.0:
             notes.append("all usage in the lookback is zero: no commitment recommended")
         elif opt.trend:
-            slope, raw = robust_slope(rate, step, opt.trend_z)
+            trend = fit_trend(rate, step, opt.trend_z)
         if lookback_hours < 168:
             notes.append(f"only {lookback_hours} h of usage: a weekly pattern cannot be seen")
-        p = project(rate, step, n_term, slope, trend_hours)
+        p = project(rate, step, n_term, trend, trend_hours)
+    slope, raw = trend.slope, trend.raw_slope
     if slope:
         notes.append(f"usage trend {slope * 24:+.4g} $/h per day (fitted {raw * 24:+.4g}) "
                      f"followed for {trend_hours / 24:g} days, then held level")

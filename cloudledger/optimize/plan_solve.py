@@ -15,7 +15,9 @@ after. The maximizer is the weighted **inverted-CDF d-quantile**::
 
     c* = min { c : sum_{q_s <= c} w_s >= d * W }
 
-(with equal weights: the ``ceil(d * n)``-th smallest value, numpy's ``method="inverted_cdf"``).
+(with equal weights: the ``ceil(d * n)``-th smallest value, numpy's ``method="inverted_cdf"``
+except that ``d * n`` is taken with a 1e-12 relative tolerance, so that 0.28 * 300 =
+84.00000000000001 counts as the whole number 84 it is).
 When ``d * W`` falls exactly on a step of the weighted CDF every ``c`` between that value and
 the next is optimal; ``c*`` is the smallest of them (the least capital at risk).
 
@@ -28,8 +30,10 @@ commitments cannot be sold, so ``C_0 <= C_1 <= ...``. Maximize::
 ``q_(1) <= ... <= q_(m)`` (weights ``w_(i)``), ``f_k(C) = min_j [A_j + B_j * C]`` where
 ``A_j = sum_{i<=j} w_(i) q_(i)`` and ``B_j = sum_{i>j} w_(i)`` (``j = 0..m``). The hypograph
 variable ``z_k <= A_j + B_j * C_k`` for every ``j`` makes the problem an exact LP in ``2K``
-variables, solved with HiGHS (``scipy.optimize.linprog(method="highs")``). With one stage its
-optimum equals the closed-form quantile above (tested).
+variables, solved with HiGHS (``scipy.optimize.linprog(method="highs")``) by cutting planes
+(``staged_optimum``): all ``m`` pieces at once make the simplex walk one breakpoint per
+iteration (8,760 hourly pieces: 1.6 s per scope), a few added where needed take milliseconds
+and reach the same optimum (tested against the plain LP ``y_t <= q_t, y_t <= C_k(t)``).
 """
 
 from __future__ import annotations
