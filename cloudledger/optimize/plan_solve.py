@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 from scipy.optimize import linprog
 
 FloatArray = NDArray[np.float64]
+
+#: pieces per stage the cutting planes start with, evenly spaced over [lo, hi]
+INITIAL_CUTS = 9
 
 
 def optimal_flat(q: FloatArray, discount: float, weights: FloatArray | None = None) -> float:
@@ -75,12 +77,13 @@ def staged_optimum(q: FloatArray, stage: NDArray[np.int64], discount: float,
     stage non-empty).
 
     Solved by cutting planes over the pieces of ``f_k``: the LP keeps only some pieces (an
-    over-estimate of ``f_k``), starting with the pieces active at each stage's own optimum and
-    at ``lo``/``hi``; each round adds the piece active at every stage's ``C_k`` where the LP's
-    ``z_k`` exceeds ``f_k(C_k)``. When none does, the LP optimum is attained by the true
-    objective, so it is exact. ``C_k`` is bounded to ``[lo, hi]``, the smallest and largest
-    stage optimum: clipping any plan into that range keeps it non-decreasing and moves each
-    ``C_k`` toward its own stage's maximizer of a concave ``f_k``, never lowering savings.
+    over-estimate of ``f_k``), starting with the pieces active at each stage's own optimum
+    and at ``INITIAL_CUTS`` points evenly spread over ``[lo, hi]``; each round adds the piece
+    active at every stage's ``C_k`` where the LP's ``z_k`` exceeds ``f_k(C_k)``. When none
+    does, the LP optimum is attained by the true objective, so it is exact. ``C_k`` is
+    bounded to ``[lo, hi]``, the smallest and largest stage optimum: clipping any plan into
+    that range keeps it non-decreasing and moves each ``C_k`` toward its own stage's
+    maximizer of a concave ``f_k``, never lowering savings.
     """
     w = np.ones_like(q) if weights is None else weights
     n_stages = int(stage.max()) + 1
@@ -113,27 +116,21 @@ def staged_optimum(q: FloatArray, stage: NDArray[np.int64], discount: float,
                         for k in range(n_stages))
     cuts: list[tuple[int, float, float]] = []
     for k in range(n_stages):
-        for c in {lo, own[k], hi}:
+        for c in {own[k], *np.linspace(lo, hi, INITIAL_CUTS).tolist()}:
             a, b = piece(k, c)
             cuts.append((k, a, b))
     cost = np.concatenate(((1.0 - discount) * totals, -np.ones(n_stages)))
+    # C_{k-1} - C_k <= 0; the matrices are a few dozen rows: dense is cheaper than sparse
+    mono = np.zeros((n_stages - 1, 2 * n_stages))
     kk = np.arange(n_stages - 1)
-    mono = sparse.csr_matrix(  # C_{k-1} - C_k <= 0
-        (np.concatenate((np.ones(n_stages - 1), -np.ones(n_stages - 1))),
-         (np.concatenate((kk, kk)), np.concatenate((kk, kk + 1)))),
-        shape=(n_stages - 1, 2 * n_stages))
+    mono[kk, kk], mono[kk, kk + 1] = 1.0, -1.0
     bounds = [(lo, hi)] * n_stages + [(None, None)] * n_stages
     for _ in range(200):
-        ks = np.array([c[0] for c in cuts])
-        a_cut = np.array([c[1] for c in cuts])
-        b_cut = np.array([c[2] for c in cuts])
-        r = np.arange(len(cuts))
-        hyp = sparse.csr_matrix(  # z_k - B_j C_k <= A_j
-            (np.concatenate((np.ones(r.size), -b_cut)),
-             (np.concatenate((r, r)), np.concatenate((n_stages + ks, ks)))),
-            shape=(r.size, 2 * n_stages))
-        res = linprog(cost, A_ub=sparse.vstack([hyp, mono], format="csr"),
-                      b_ub=np.concatenate((a_cut, np.zeros(n_stages - 1))),
+        hyp = np.zeros((len(cuts), 2 * n_stages))  # z_k - B_j C_k <= A_j
+        for r, (k, _a, b) in enumerate(cuts):
+            hyp[r, n_stages + k], hyp[r, k] = 1.0, -b
+        res = linprog(cost, A_ub=np.vstack((hyp, mono)),
+                      b_ub=np.concatenate(([a for _k, a, _b in cuts], np.zeros(n_stages - 1))),
                       bounds=bounds, method="highs")
         if res.status != 0:  # pragma: no cover - bounded and feasible by construction
             raise RuntimeError(f"HiGHS failed on the tranche LP: {res.message}")
