@@ -24,12 +24,12 @@ figure). ``r_t`` is the hourly rate of step ``t`` (usage / step_hours). ``W = 73
 month (8760 / 12).
 
 1. Lookback: the last ``lookback_hours`` of ``usage`` (all of it if shorter, with a note).
-2. Trend and projection (``plan_trend``): a robust, shrunk Theil-Sen slope ``b`` on daily
-   means of the lookback; the projected rate over the term ``p_s = max(0, r_j(s) + b *
-   (min(t_s, trend_hours) - t_j(s)))`` copies the lookback step at the same phase of the week
-   and moves it along the trend, which is held level after ``trend_hours`` (default: as far
-   ahead as the lookback reaches back). ``options.trend=False`` gives ``b = 0``: the lookback
-   repeated (the plain rule on the term).
+2. Trend and projection (``plan_trend``): a robust, shrunk Theil-Sen line ``L`` through the
+   daily medians of the lookback; the projected rate over the term copies the lookback step
+   at the same phase of the week and scales it along the line, which is held level after
+   ``trend_hours`` (default: as far ahead as the lookback reaches back):
+   ``p_s = r_j(s) * L(min(t_s, trend_hours)) / L(t_j(s))``. ``options.trend=False`` (or a
+   slope within noise) gives the last whole weeks of the lookback repeated.
 3. Existing commitments: ``e_s = sum_i e_i * [t_s < expiry_i]``; usage left to cover
    ``q_s = max(p_s - e_s, 0)``. An existing commitment expiring inside the term raises ``q``
    from its expiry on, hence the commitment.
