@@ -1,0 +1,361 @@
+"""Online anomaly detection for cost (and metric) series: the detector the product uses.
+
+One pass over time, vectorised across series, using at each point only the points before it,
+so a run "as of" a day gives, for every earlier day, exactly what a daily run on that day gave.
+
+API (what ``cloudledger anomalies`` calls)::
+
+    from cloudledger.operate.detector import DAILY, HOURLY, detect
+
+    result = detect(dates, values)                  # values: (n,) one series or (S, n) a batch
+    result = detect(dates, values, DAILY.with_impact(min_abs=25.0, min_pct=0.2))
+    result.expected[s, t]      # the baseline the point was compared with (level + week + month)
+    result.score[s, t]         # anomaly score; >= config.alert.threshold (1.0) is anomalous
+    result.is_anomaly[s, t]    # bool, after the minimum dollar and % impact filters
+    result.impact[s, t]        # value - expected (money; negative = below the baseline)
+    result.severity[s, t]      # 0 none, 1 low, 2 medium, 3 high (SEVERITIES names them)
+    result.episode_start[s, t] # index of the first point of the anomaly episode, -1 if none
+    result.alerts              # bool: the first point of each episode (alert once per episode)
+    result.episodes()          # [Episode(series, start, end, direction, peak_score, impact...)]
+
+``dates`` is a 1-D array (anything ``numpy.datetime64`` accepts) on a regular grid, shared by
+the batch; ``values`` hold NaN for missing points (gaps are skipped, never alerted). Daily data
+gets weekly seasonality and day-of-month charges; hourly and finer data a daily season.
+
+How a point is judged (all robust, all online):
+
+* level: median of the last ``level_window`` accepted points of the current regime, plus a
+  damped trend (difference of the medians of the two halves of that window);
+* season: median deviation from the level at the same phase in the last ``seasons`` periods;
+* month: a charge seen on the same day of the month (or the same day before month end) in each
+  of the last ``months`` months, with one sign, is expected (month-start fees, credits);
+* scale: 1.4826 x MAD of recent accepted residuals, floored by ``scale_floor_pct`` of the level
+  and by a fraction of the mean absolute residual (sparse series have a MAD of 0);
+* z = (value - expected) / scale; score = |z| / max(z_min, the ``recurrence``-th largest z in
+  the same direction over the last ``memory`` points): a deviation that keeps recurring (a
+  nightly batch spike) stops being news;
+* anomalous when score >= threshold and |impact| >= ``min_abs`` and >= ``min_pct`` x |expected|
+  (``$3 on a $5 series`` is not an alert); anomalous points do not feed the baseline;
+* episodes: anomalous points closer than ``merge_gap`` points form one episode; an episode
+  that keeps one sign for ``shift_confirm`` points is a level shift: the baseline restarts
+  from the episode's first point (it adapts, it does not alert every day after a step).
+
+Profiles: :data:`DAILY` (the product default for daily costs), :data:`HOURLY`, and
+:data:`NAB` (5-minute metrics, the settings ``bench/nab.py`` scores with on every file).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from cloudledger.operate.detect_calendar import month_offsets, period_of
+
+__all__ = [
+    "DAILY",
+    "HOURLY",
+    "NAB",
+    "SEVERITIES",
+    "AlertConfig",
+    "BaselineConfig",
+    "Detection",
+    "DetectorConfig",
+    "Episode",
+    "detect",
+]
+
+FloatArray = NDArray[np.float64]
+SEVERITIES = ("none", "low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """How the expected value and the noise scale are estimated (windows in points)."""
+
+    level_window: int = 28
+    scale_window: int = 56
+    seasons: int = 4
+    period: int | None = None  # None: from the grid (7 on daily data, 1 day below daily)
+    trend: float = 0.3  # damping of the trend term; 0 turns it off
+    months: int = 3  # prior months that must show a day-of-month charge; 0 turns it off
+    scale_floor_pct: float = 0.01
+    scale_floor_meanabs: float = 1.0  # scale >= this x 1.2533 x mean |residual|
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """When a deviation is an anomaly, and how anomalies group into episodes."""
+
+    threshold: float = 1.0
+    z_min: float = 4.0
+    memory: int = 90
+    recurrence: int = 3
+    margin: float = 0.5  # a deviation within (1 + margin) x a recurring one is not news
+    smooth: int = 0  # also score the mean residual of the last `smooth` points (0: off)
+    min_history: int = 14
+    merge_gap: int = 1
+    shift_confirm: int = 3
+    min_abs: float = 10.0
+    min_pct: float = 0.1
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """A detector profile: the baseline and the alert settings."""
+
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    alert: AlertConfig = field(default_factory=AlertConfig)
+
+    def with_impact(self, min_abs: float, min_pct: float) -> DetectorConfig:
+        """The same profile with another minimum impact (per scope: team, service, account)."""
+        return replace(self, alert=replace(self.alert, min_abs=min_abs, min_pct=min_pct))
+
+    def with_threshold(self, threshold: float) -> DetectorConfig:
+        """The same profile with another score threshold."""
+        return replace(self, alert=replace(self.alert, threshold=threshold))
+
+
+DAILY = DetectorConfig()
+HOURLY = DetectorConfig(
+    BaselineConfig(level_window=72, scale_window=168, seasons=7, months=0),
+    AlertConfig(memory=24 * 14, min_history=48, merge_gap=3, shift_confirm=6),
+)
+NAB = DetectorConfig(
+    BaselineConfig(level_window=48, scale_window=864, seasons=0, trend=0.0, months=0,
+                   scale_floor_pct=0.0, scale_floor_meanabs=0.08),
+    AlertConfig(threshold=1.1, z_min=3.0, memory=1440, recurrence=1, margin=0.0, min_history=48,
+                merge_gap=24, shift_confirm=24, min_abs=0.0, min_pct=0.0, smooth=12),
+)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A run of anomalous points of one series (indices into the date grid, inclusive)."""
+
+    series: int
+    start: int
+    end: int
+    direction: int  # +1 above the baseline, -1 below
+    peak_score: float
+    impact: float  # summed value - expected over the episode's anomalous points
+    severity: int
+    level_shift: bool  # the baseline re-based on this episode
+
+
+@dataclass
+class Detection:
+    """Per-point results, each ``(series, points)``; see the module docstring."""
+
+    dates: NDArray[np.datetime64]
+    expected: FloatArray
+    score: FloatArray
+    z: FloatArray
+    is_anomaly: NDArray[np.bool_]
+    impact: FloatArray
+    severity: NDArray[np.int8]
+    episode_start: NDArray[np.int64]
+    shift_at: NDArray[np.bool_]
+
+    @property
+    def alerts(self) -> NDArray[np.bool_]:
+        """The first point of every episode: where a daily run raises (once) an alert."""
+        idx = np.arange(self.is_anomaly.shape[1])
+        return self.is_anomaly & (self.episode_start == idx[None, :])
+
+    def episodes(self) -> list[Episode]:
+        """Every episode, in series then time order."""
+        out: list[Episode] = []
+        for s, t0 in zip(*np.nonzero(self.alerts), strict=True):
+            members = np.flatnonzero(self.is_anomaly[s] & (self.episode_start[s] == t0))
+            imp = float(self.impact[s, members].sum())
+            out.append(Episode(int(s), int(t0), int(members[-1]), 1 if imp >= 0 else -1,
+                               float(self.score[s, members].max()), imp,
+                               int(self.severity[s, members].max()),
+                               bool(self.shift_at[s, members].any())))
+        return out
+
+
+def _nanmedian_rows(x: FloatArray) -> FloatArray:
+    """Row medians ignoring NaN (NaN for an empty row); faster than ``np.nanmedian`` here."""
+    if x.shape[1] == 0:
+        return np.full(x.shape[0], np.nan)
+    srt = np.sort(x, axis=1)  # NaN sort last
+    n = np.sum(~np.isnan(x), axis=1)
+    lo = np.clip((n - 1) // 2, 0, None)
+    hi = np.clip(n // 2, 0, None)
+    a = np.take_along_axis(srt, lo[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(srt, hi[:, None], axis=1)[:, 0]
+    return np.where(n > 0, 0.5 * (a + b), np.nan)
+
+
+def _kth_largest_rows(x: FloatArray, k: int) -> FloatArray:
+    """The k-th largest value of each row (0 when the row has fewer than k values)."""
+    if x.shape[1] < k:
+        return np.zeros(x.shape[0])
+    return -np.partition(-x, k - 1, axis=1)[:, k - 1]
+
+
+def detect(dates: ArrayLike, values: ArrayLike, config: DetectorConfig = DAILY) -> Detection:
+    """Score every point of one series ``(n,)`` or a batch ``(S, n)`` online.
+
+    ``dates`` is the shared, regular grid of the points. The result is always 2-D
+    ``(S, n)`` (``S = 1`` for one series).
+    """
+    grid = np.asarray(dates, dtype="datetime64[s]")
+    y = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if y.ndim != 2 or y.shape[1] != grid.shape[0]:
+        raise ValueError(f"values of shape {np.shape(values)} do not match {len(grid)} dates")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _run(grid, y, config)
+
+
+def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> Detection:
+    b, a = cfg.baseline, cfg.alert
+    n_series, n = y.shape
+    period = b.period if b.period is not None else period_of(grid)
+    offsets = month_offsets(grid, b.months) if b.months > 0 else None
+    finite = np.isfinite(y)
+    accepted = np.where(finite, y, np.nan)  # deseasonalised values the level learns from
+    offset = np.zeros_like(y)  # the seasonal offset (money) used at each point
+    deviation = np.full_like(y, np.nan)  # (value - level) / |level|, the seasonal profile
+    residual = np.full_like(y, np.nan)  # value - expected at accepted points, for the scale
+    raw_resid = np.full_like(y, np.nan)  # value - (level + season) at every point, for months
+    zhist = np.zeros_like(y)  # signed residual (money), for the recurrence memory
+    zshist = np.zeros_like(y)  # the same for the smoothed residual (z x scale)
+    resid_all = np.full_like(y, np.nan)
+    expected = np.full_like(y, np.nan)
+    zs = np.zeros_like(y)
+    score = np.zeros_like(y)
+    flag = np.zeros(y.shape, dtype=bool)
+    ep_start = np.full(y.shape, -1, dtype=np.int64)
+    shift_at = np.zeros(y.shape, dtype=bool)
+    regime = np.zeros(n_series, dtype=np.int64)
+    seen = np.zeros(n_series, dtype=np.int64)
+    cur_start = np.full(n_series, -1, dtype=np.int64)
+    last_flag = np.full(n_series, -(10**9), dtype=np.int64)
+    run_len = np.zeros(n_series, dtype=np.int64)
+    run_sign = np.zeros(n_series, dtype=np.int64)
+    cols = np.arange(n)
+    half = max(b.level_window // 2, 1)
+
+    for t in range(n):
+        lo = max(0, t - b.level_window)
+        win = accepted[:, lo:t]
+        if (regime > lo).any():
+            win = np.where(cols[None, lo:t] < regime[:, None], np.nan, win)
+        level = _nanmedian_rows(win)
+        if b.trend > 0 and t - lo >= 2 * half:
+            slope = (_nanmedian_rows(win[:, -half:]) - _nanmedian_rows(win[:, :half])) / half
+            level = level + b.trend * np.nan_to_num(slope) * (win.shape[1] + 1) / 2.0
+        season = np.zeros(n_series)
+        if period and period > 1 and b.seasons > 0 and t >= period:
+            lags = t - period * np.arange(1, b.seasons + 1)
+            lags = lags[lags >= 0]
+            season = np.abs(np.nan_to_num(level)) * np.nan_to_num(
+                _nanmedian_rows(deviation[:, lags]))
+        base = level + season
+        month = np.zeros(n_series)
+        if offsets is not None:
+            month = _month_effect(raw_resid, offsets[t])
+        exp_t = base + month
+        exp_t = np.where(np.isnan(exp_t), 0.0, exp_t)
+        resid = y[:, t] - exp_t
+        slo = max(0, t - b.scale_window)
+        absr = np.abs(residual[:, slo:t])
+        scale = 1.4826 * np.nan_to_num(_nanmedian_rows(absr))
+        meanabs = np.nan_to_num(np.nanmean(absr, axis=1)) if t > slo else np.zeros(n_series)
+        scale = np.maximum.reduce([scale, b.scale_floor_meanabs * 1.2533 * meanabs,
+                                   b.scale_floor_pct * np.abs(exp_t),
+                                   np.full(n_series, 1e-9)])
+        z = np.where(finite[:, t], resid / scale, 0.0)
+        mlo = max(0, t - a.memory)
+        mem = zhist[:, mlo:t]
+        ref_up = _kth_largest_rows(np.maximum(mem, 0.0), a.recurrence)
+        ref_dn = _kth_largest_rows(np.maximum(-mem, 0.0), a.recurrence)
+        ref = np.where(z >= 0, ref_up, ref_dn) / scale
+        warm = seen >= a.min_history
+        sc = np.where(warm, np.abs(z) / np.maximum(a.z_min, ref * (1 + a.margin)), 0.0)
+        resid_all[:, t] = np.where(finite[:, t], resid, np.nan)
+        if a.smooth > 1:
+            zsm = np.nan_to_num(np.nanmean(resid_all[:, max(0, t - a.smooth + 1):t + 1], axis=1)
+                                ) * np.sqrt(a.smooth) / scale
+            msm = zshist[:, mlo:t] / scale[:, None]
+            rsm = np.where(zsm >= 0, _kth_largest_rows(np.maximum(msm, 0.0), a.recurrence),
+                           _kth_largest_rows(np.maximum(-msm, 0.0), a.recurrence))
+            ssm = np.where(warm, np.abs(zsm) / np.maximum(a.z_min, rsm * (1 + a.margin)), 0.0)
+            zshist[:, t] = np.where(warm, zsm * scale, 0.0)
+            sc = np.maximum(sc, ssm)
+        is_an = (finite[:, t] & (sc >= a.threshold)
+                 & (np.abs(resid) >= a.min_abs) & (np.abs(resid) >= a.min_pct * np.abs(exp_t)))
+
+        # Episodes, and level shifts confirmed by a long one-signed run.
+        sign = np.sign(resid).astype(np.int64)
+        new_ep = is_an & (t - last_flag > a.merge_gap + 1)
+        cur_start = np.where(new_ep, t, cur_start)
+        last_flag = np.where(is_an, t, last_flag)
+        same = is_an & (run_len > 0) & (sign == run_sign)
+        run_len = np.where(is_an, np.where(same, run_len + 1, 1), np.where(finite[:, t], 0,
+                                                                            run_len))
+        run_sign = np.where(is_an, sign, run_sign)
+
+        expected[:, t] = exp_t
+        zs[:, t] = z
+        score[:, t] = sc
+        flag[:, t] = is_an
+        ep_start[:, t] = np.where(is_an, cur_start, -1)
+        ok = finite[:, t] & ~is_an
+        accepted[:, t] = np.where(ok, y[:, t] - season, np.nan)
+        offset[:, t] = season
+        deviation[:, t] = np.where(finite[:, t] & (np.abs(level) > 1e-9),
+                                   (y[:, t] - level - month) / np.abs(level), np.nan)
+        residual[:, t] = np.where(ok, resid, np.nan)
+        raw_resid[:, t] = np.where(finite[:, t], y[:, t] - np.nan_to_num(base), np.nan)
+        zhist[:, t] = np.where(warm & finite[:, t], resid, 0.0)
+        seen += finite[:, t]
+
+        shifted = np.flatnonzero(run_len >= a.shift_confirm)
+        for s in shifted:
+            first = t - int(run_len[s]) + 1
+            regime[s] = first
+            accepted[s, first:t + 1] = y[s, first:t + 1] - offset[s, first:t + 1]
+            zhist[s, first:t + 1] = 0.0
+            shift_at[s, t] = True
+            run_len[s] = 0
+
+    impact = np.where(finite, y - expected, 0.0)
+    severity = _severity(score, impact, expected, flag, a)
+    return Detection(grid, expected, score, zs, flag, impact, severity, ep_start, shift_at)
+
+
+def _month_effect(raw_resid: FloatArray, lags: NDArray[np.int64]) -> FloatArray:
+    """Charges on the same calendar day in each prior month, agreeing in sign (else 0).
+
+    ``lags`` is ``(2, months)``: the indices of the same day of the month and of the same day
+    before month end in the prior months (-1 where outside the data).
+    """
+    best = np.zeros(raw_resid.shape[0])
+    for row in lags:
+        if (row < 0).any():
+            continue
+        vals = raw_resid[:, row]
+        same = np.all(vals > 0, axis=1) | np.all(vals < 0, axis=1)
+        eff = np.where(same, np.sign(vals[:, 0]) * np.min(np.abs(vals), axis=1), 0.0)
+        eff = np.nan_to_num(eff)
+        best = np.where(np.abs(eff) > np.abs(best), eff, best)
+    return best
+
+
+def _severity(score: FloatArray, impact: FloatArray, expected: FloatArray,
+              flag: NDArray[np.bool_], a: AlertConfig) -> NDArray[np.int8]:
+    """1 low; 2 medium (score >= 2 x threshold and impact >= 50% or 5 x min_abs); 3 high
+    (score >= 4 x threshold and impact >= 100% of expected and >= 20 x min_abs)."""
+    rel = np.abs(impact) / np.maximum(np.abs(expected), 1e-9)
+    absimp = np.abs(impact)
+    med = (score >= 2 * a.threshold) & ((rel >= 0.5) | (absimp >= 5 * max(a.min_abs, 1e-9)))
+    high = (score >= 4 * a.threshold) & (rel >= 1.0) & (absimp >= 20 * a.min_abs)
+    sev = np.where(high, 3, np.where(med, 2, 1))
+    return np.where(flag, sev, 0).astype(np.int8)

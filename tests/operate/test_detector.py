@@ -1,0 +1,103 @@
+"""The product's anomaly detector on generated daily cost series with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cloudledger.operate.detector import DAILY, detect
+
+DAYS = 200
+DATES = np.datetime64("2024-01-01") + np.arange(DAYS)
+
+
+def weekly(seed: int, level: float = 1000.0, noise: float = 0.03) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    weekday = (DATES.astype(np.int64) + 3) % 7
+    season = np.where(weekday >= 5, 0.6, 1.0)
+    return level * season * (1 + noise * rng.standard_normal(DAYS))
+
+
+def alert_days(values: np.ndarray, start: int = 30) -> list[int]:
+    al = detect(DATES, values).alerts[0]
+    return [int(t) for t in np.flatnonzero(al) if t >= start]
+
+
+def test_pure_weekly_seasonality_raises_nothing() -> None:
+    for seed in range(5):
+        assert alert_days(weekly(seed)) == []
+
+
+def test_injected_spike_and_drop_found_on_their_day() -> None:
+    for seed, day in ((1, 120), (2, 151), (3, 97)):
+        y = weekly(seed)
+        y[day] *= 2.0
+        assert alert_days(y) == [day]
+        y = weekly(seed)
+        y[day] *= 0.3
+        assert alert_days(y) == [day]
+
+
+def test_level_shift_alerts_once_then_adapts() -> None:
+    y = weekly(4)
+    y[100:] *= 1.6
+    res = detect(DATES, y)
+    assert alert_days(y) == [100]
+    eps = res.episodes()
+    assert len(eps) == 1 and eps[0].level_shift and eps[0].direction == 1
+    assert eps[0].end <= 105
+    assert not res.is_anomaly[0, 110:].any()
+    assert abs(res.expected[0, 150] / y[150] - 1) < 0.1
+
+
+def test_batch_equals_single_series_and_is_online() -> None:
+    ys = np.vstack([weekly(s) for s in range(3)])
+    ys[1, 140] *= 3
+    full = detect(DATES, ys)
+    one = detect(DATES, ys[1])
+    np.testing.assert_allclose(full.expected[1], one.expected[0])
+    assert (full.is_anomaly[1] == one.is_anomaly[0]).all()
+    # As of day 141 the run sees only days <= 141 and gives the same answers for them.
+    asof = detect(DATES[:142], ys[:, :142])
+    np.testing.assert_allclose(asof.score, full.score[:, :142])
+    assert (asof.alerts == full.alerts[:, :142]).all()
+
+
+def test_minimum_impact_filters_small_series() -> None:
+    y = np.full(DAYS, 5.0) + 0.05 * np.random.default_rng(0).standard_normal(DAYS)
+    y[120] = 8.0  # $3 on a $5 series: huge in z, too small in dollars
+    assert alert_days(y) == []
+    assert alert_days(y * 100) == [120]
+    strict = detect(DATES, y * 100, DAILY.with_impact(min_abs=500.0, min_pct=0.1))
+    assert not strict.is_anomaly.any()
+
+
+def test_month_start_charge_is_learned() -> None:
+    y = weekly(5)
+    dom1 = (DATES - DATES.astype("datetime64[M]").astype("datetime64[D]")).astype(int) == 0
+    y[dom1] += 3000.0
+    days = alert_days(y, start=100)
+    assert days == []
+
+
+def test_degenerate_series_do_not_crash() -> None:
+    zero = np.zeros(DAYS)
+    short = np.full(DAYS, np.nan)
+    short[-5:] = [10.0, 11.0, 500.0, 12.0, 10.0]
+    gappy = weekly(6)
+    gappy[50:70] = np.nan
+    gappy[::9] = np.nan
+    credits = -weekly(7)
+    credits[150] *= 3  # a credit three times the usual
+    res = detect(DATES, np.vstack([zero, short, gappy, credits]))
+    assert np.isfinite(res.expected).all()
+    assert not res.is_anomaly[0].any()
+    assert not res.is_anomaly[1].any()  # too little history to judge
+    assert not res.is_anomaly[2][np.isnan(gappy)].any()
+    assert [int(t) for t in np.flatnonzero(res.alerts[2]) if t >= 30] == []
+    assert [int(t) for t in np.flatnonzero(res.alerts[3]) if t >= 30] == [150]
+    assert res.impact[3, 150] < 0 and res.severity[3, 150] >= 1
+
+
+def test_tiny_inputs() -> None:
+    assert detect(DATES[:1], [3.0]).is_anomaly.shape == (1, 1)
+    assert detect(DATES[:0], np.zeros((2, 0))).score.shape == (2, 0)
