@@ -25,20 +25,15 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
+from cloudledger.quality.data import BAD, RAW, Data, on_duckdb, parse_failed, text
 from cloudledger.quality.validate import (  # noqa: F401 - RULES re-exported for callers
-    BAD,
-    RAW,
     RULES,
-    Data,
     Kind,
     Part,
     Rule,
     Scope,
     Severity,
-    on_duckdb,
-    parse_failed,
     rule,
-    text,
 )
 
 #: Used + Unused EffectiveCost may differ from the purchases' BilledCost by rounding only.
