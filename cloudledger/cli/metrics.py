@@ -21,9 +21,11 @@ from cloudledger.cli.common import (
     out,
     warn,
 )
+from cloudledger.errors import InputError
 
 metrics_app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
-                          help="Business metrics (requests, active users, ...) for unit costs.")
+                          help="Business metrics (requests, active users, ...) for unit costs, and "
+                               "utilization metrics (CPU, memory, network) for rightsizing.")
 app.add_typer(metrics_app, name="metrics")
 
 
@@ -32,19 +34,51 @@ class Grain(StrEnum):
     month = "month"
 
 
+class Kind(StrEnum):
+    auto = "auto"
+    business = "business"
+    utilization = "utilization"
+
+
 @metrics_app.command("load")
 @guarded
 def load(
-    path: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON file with columns date, "
-                                         "metric, value and optionally owner, product")],
+    path: Annotated[Path, typer.Argument(help="business metrics: CSV, Parquet or JSON with "
+                                         "columns date, metric, value (owner, product); "
+                                         "utilization: CloudWatch or Azure Monitor JSON, or "
+                                         "CSV with resource_id, timestamp, cpu, memory, "
+                                         "network_out")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    kind: Annotated[Kind, typer.Option(
+        "--kind", help="auto (utilization when the file is CloudWatch / Azure Monitor JSON "
+                       "or a CSV with resource_id and timestamp), business or utilization")
+    ] = Kind.auto,
+    resource: Annotated[str | None, typer.Option(
+        "--resource", help="utilization: the resource a CloudWatch GetMetricStatistics "
+                           "file is about (its output does not name it), e.g. an instance id")
+    ] = None,
     output: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Load a metrics file, replacing each metric's rows in the file's date range."""
+    """Load a metrics file: business metrics replace each metric's rows in the file's date
+    range; utilization metrics replace each resource's samples in the file's time range."""
     from cloudledger.ingest.metrics import load_metrics
+    from cloudledger.ingest.utilization import load_utilization, looks_like_utilization
 
+    utilization = kind is Kind.utilization or (kind is Kind.auto
+                                               and looks_like_utilization(path))
+    if resource is not None and not utilization:
+        raise InputError("--resource applies to utilization files", where="--resource",
+                         hint="add --kind utilization")
     st = open_store(store, config=config, create=True)
+    if utilization:
+        uloads, warnings = load_utilization(st, path, resource=resource)
+        for w in warnings:
+            warn(w)
+        emit([{"table": u.table, "resources": u.resources, "from": u.start, "to": u.end,
+               "rows": u.rows, "replaced": u.replaced} for u in uloads], output,
+             title=f"Loaded utilization from {path.name}")
+        return
     loads, warnings = load_metrics(st, path)
     for w in warnings:
         warn(w)
@@ -55,12 +89,19 @@ def load(
 @metrics_app.command("list")
 @guarded
 def list_metrics(store: StoreOpt = None, config: ConfigOpt = None,
+                 kind: Annotated[Kind, typer.Option(
+                     "--kind", help="business or utilization (auto: business)")] = Kind.auto,
                  output: FormatOpt = OutputFormat.table) -> None:
-    """The metrics in the store: date range, rows, owners and products."""
+    """The metrics in the store: business metrics (date range, rows, owners, products) or
+    utilization (resources, first and last sample, rows)."""
     from cloudledger.ingest.metrics import metrics_summary
+    from cloudledger.ingest.utilization import utilization_summary
 
-    emit(metrics_summary(open_store(store, config=config, read_only=True)), output,
-         title="Metrics")
+    st = open_store(store, config=config, read_only=True)
+    if kind is Kind.utilization:
+        emit(utilization_summary(st), output, title="Utilization metrics")
+        return
+    emit(metrics_summary(st), output, title="Metrics")
 
 
 @app.command("unit-costs")
