@@ -302,6 +302,20 @@ def test_unset_secret_is_a_config_error_before_anything_is_sent(
         send([alert()], settings({"type": "slack", "url": "file:///etc/passwd"}), store)
 
 
+@pytest.mark.spark
+def test_ledger_on_spark(hook: Hook, spark_db: Any) -> None:
+    """The notifications table through the engine seam on Spark: created, replaced, read."""
+    st = Store(spark=spark_db)
+    down = f"http://127.0.0.1:{free_port()}/x"
+    cfg = settings({"type": "webhook", "url": hook.url()}, {"type": "webhook", "url": down},
+                   retries=0)
+    assert [d.status for d in send([alert()], cfg, st)] == ["sent", "failed"]
+    assert [d.status for d in send([alert()], cfg, st)] == ["skipped", "failed"]
+    assert len(hook.requests) == 1
+    rows = sorted((r["status"], r["attempts"]) for r in ledger(st))
+    assert rows == [("failed", 2), ("sent", 1)]
+
+
 # ---------------------------------------------------------------------------- SMTP server
 class Inbox:
     def __init__(self) -> None:
