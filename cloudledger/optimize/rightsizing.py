@@ -49,16 +49,16 @@ class RightsizingOptions(Options):
             shutdown_max_cpu_pct: 3
     """
 
-    lookback_days: int = Field(14, ge=1, le=366)
-    headroom: float = Field(0.2, ge=0, le=4)
-    percentile: float = Field(95, gt=0, le=100)
-    min_coverage_pct: float = Field(50, ge=0, le=100)
+    lookback_days: int = Field(default=14, ge=1, le=366)
+    headroom: float = Field(default=0.2, ge=0, le=4)
+    percentile: float = Field(default=95, gt=0, le=100)
+    min_coverage_pct: float = Field(default=50, ge=0, le=100)
     cross_family: bool = True
-    shutdown_max_cpu_pct: float = Field(3.0, ge=0)
-    shutdown_avg_cpu_pct: float = Field(2.0, ge=0)
-    shutdown_network_pct: float = Field(2.0, ge=0)
-    shutdown_days: int = Field(7, ge=1)
-    shutdown_avg_days: int = Field(3, ge=1)
+    shutdown_max_cpu_pct: float = Field(default=3.0, ge=0)
+    shutdown_avg_cpu_pct: float = Field(default=2.0, ge=0)
+    shutdown_network_pct: float = Field(default=2.0, ge=0)
+    shutdown_days: int = Field(default=7, ge=1)
+    shutdown_avg_days: int = Field(default=3, ge=1)
 
 
 @dataclass(frozen=True)
