@@ -10,7 +10,8 @@ as SQL over the store's ``focus`` table (DuckDB dialect; names and values throug
 - ``eligible``: a Usage row a commitment could cover: ``covered``, or on-demand
   (PricingCategory Standard or empty, never Dynamic/spot) usage of a Compute or Databases
   service metered in hours (ConsumedUnit ``Hrs``, ``Hours``, ``1 Hour``, ``10 Hours``, ...).
-  Usage a spend-based commitment covered is left out (it is the Savings Plan's).
+  ``ri_eligible`` (usage-based commitments, planned per family and region): ``eligible``
+  without the usage a spend-based commitment covered (it is the Savings Plan's).
   ``sp_eligible`` (spend-based commitments: Savings Plans, flexible CUDs): usage covered by a
   spend-based commitment, and covered or on-demand usage of Compute services.
 - ``hours``: ConsumedQuantity in hours on rows metered in hours (``10 Hours`` units x 10).
@@ -50,8 +51,8 @@ def _in(col: str, values: tuple[str, ...]) -> str:
 
 
 def flags_sql(columns: list[str] | set[str]) -> str:
-    """``SELECT *, <flags>`` over ``focus``: covered, unused, eligible, sp_eligible, hours,
-    od, family (see the module docstring)."""
+    """``SELECT *, <flags>`` over ``focus``: covered, unused, eligible, sp_eligible,
+    ri_eligible, hours, od, family (see the module docstring)."""
     cols = set(columns)
     unit = f"lower(trim({q('ConsumedUnit')}))"
     hour_unit = f"coalesce(regexp_matches({unit}, {literal(HOUR_UNIT)}), false)"
@@ -70,13 +71,14 @@ def flags_sql(columns: list[str] | set[str]) -> str:
     sp_eligible = (f"(({covered} AND ({spend} OR {_in(cat, COMPUTE)})) OR ({on_demand} AND "
                    f"{_in(cat, COMPUTE)}))")
     # usage a spend-based commitment covers is not planned for again as an RI
-    eligible = f"({eligible} AND NOT ({covered} AND {spend}))"
+    ri_eligible = f"({eligible} AND NOT ({covered} AND {spend}))"
     list_cost, eff = q("ListCost"), q("EffectiveCost")
     od = (f"CASE WHEN {list_cost} IS NOT NULL AND NOT ({list_cost} = 0 AND {eff} <> 0) "
           f"THEN {list_cost} WHEN NOT {covered} THEN {eff} END")
     return (f"SELECT *, {covered} AS _covered, {unused} AS _unused, {eligible} AS _eligible,"
-            f" {sp_eligible} AS _sp_eligible, CASE WHEN {hour_unit} THEN "
-            f"CAST({q('ConsumedQuantity')} AS DOUBLE) * {factor} END AS _hours, "
+            f" {sp_eligible} AS _sp_eligible, {ri_eligible} AS _ri_eligible, "
+            f"CASE WHEN {hour_unit} THEN CAST({q('ConsumedQuantity')} AS DOUBLE) * {factor} "
+            "END AS _hours, "
             f"{od} AS _od, {family_sql(cols)} AS _family FROM {q('focus')}")
 
 

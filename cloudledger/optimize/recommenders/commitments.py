@@ -101,7 +101,7 @@ SELECT 'savings_plan' AS kind, {keys}, CAST(NULL AS VARCHAR) AS fam,
 FROM f WHERE _sp_eligible AND {where} GROUP BY ALL
 UNION ALL
 SELECT 'reserved_instance', {keys}, _family, {q('RegionId')}, {idx},
-  CAST(sum(_od) AS DOUBLE) FROM f WHERE _eligible AND {where} GROUP BY ALL""")
+  CAST(sum(_od) AS DOUBLE) FROM f WHERE _ri_eligible AND {where} GROUP BY ALL""")
     cols = tbl.to_pydict()
     out: dict[tuple[Any, ...], Any] = defaultdict(lambda: ([], []))
     for k, p, a, c, fam, reg, i, od in zip(cols["kind"], cols["p"], cols["a"], cols["c"],
