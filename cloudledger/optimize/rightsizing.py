@@ -110,17 +110,24 @@ def _ts(t: datetime) -> str:
     return f"TIMESTAMP {literal(t.isoformat(sep=' '))}"
 
 
-def stats_sql(start: datetime, end: datetime, opts: RightsizingOptions) -> str:
-    """One grouped query: the figures of :class:`Stats` per resource."""
+CHUNK_ROWS = 8_000_000  # samples per stats query: the percentiles' buffers stay in memory
+
+
+def stats_sql(start: datetime, end: datetime, opts: RightsizingOptions,
+              part: tuple[int, int] = (0, 1)) -> str:
+    """One grouped query: the figures of :class:`Stats` per resource (of the resources
+    whose hash falls in ``part`` = (i, of n))."""
     p = literal(opts.percentile / 100)
     recent = _ts(end - timedelta(days=opts.shutdown_days))
     recent_avg = _ts(end - timedelta(days=opts.shutdown_avg_days))
     ts = ident("timestamp")
+    chunk = (f" AND hash(resource_id) % {literal(part[1])} = {literal(part[0])}"
+             if part[1] > 1 else "")
     return f"""
 WITH u AS (
   SELECT resource_id, {ts} AS ts, coalesce(cpu, cpu_max) AS cpu_level,
          coalesce(cpu_max, cpu) AS cpu_peak, cpu, memory, network_out, interval_s
-  FROM {ident(TABLE)} WHERE {ts} >= {_ts(start)} AND {ts} < {_ts(end)})
+  FROM {ident(TABLE)} WHERE {ts} >= {_ts(start)} AND {ts} < {_ts(end)}{chunk})
 SELECT resource_id,
   count(cpu_level) AS samples, count(cpu) AS avg_samples,
   median(interval_s) AS interval_s,
@@ -136,7 +143,12 @@ FROM u GROUP BY resource_id"""
 
 def utilization_stats(store: Any, start: datetime, end: datetime,
                       opts: RightsizingOptions) -> list[Stats]:
-    rows = store.engine.fetch(stats_sql(start, end, opts))
+    n = store.engine.fetch(f"SELECT count(*) AS n FROM {ident(TABLE)} WHERE "
+                           f"{ident('timestamp')} >= {_ts(start)} AND "
+                           f"{ident('timestamp')} < {_ts(end)}")[0]["n"]
+    parts = max(1, -(-int(n) // CHUNK_ROWS))
+    rows = [r for i in range(parts)
+            for r in store.engine.fetch(stats_sql(start, end, opts, (i, parts)))]
     span = (end - start).total_seconds()
     recent_span = opts.shutdown_days * 86400
     out = []
