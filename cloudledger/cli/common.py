@@ -181,6 +181,12 @@ def _engine_kind(e: BaseException) -> tuple[str, str] | None:
 _new_stores: list[Any] = []
 
 
+def keep_new_stores() -> None:
+    """What the command wrote stands even if it exits non-zero from here on (e.g. `run`:
+    a failed notify step must not delete the store the ingest step filled)."""
+    _new_stores.clear()
+
+
 def _discard_new_stores() -> None:
     import contextlib
 
