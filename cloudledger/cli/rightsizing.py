@@ -108,8 +108,11 @@ def rightsizing(
     if res.window:
         a, b = res.window
         span = f" ({_day(a)} to {_day(b)}, {res.resources} resources with metrics)"
-    emit(rows, output, title=f"Rightsizing: P{opts.percentile:g}, headroom "
-         f"{opts.headroom * 100:g}%{span}")
+    title = f"Rightsizing: P{opts.percentile:g}, headroom {opts.headroom * 100:g}%{span}"
+    if rows:
+        emit(rows, output, title=title)
+    else:
+        out.print(f"{title}: no recommendations", highlight=False)
     if res.skipped:
         emit([{"resource": s["resource_id"], "reason": s["reason"]} for s in res.skipped],
              output, title="Skipped (not judged)")
