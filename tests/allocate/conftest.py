@@ -55,6 +55,12 @@ def make_focus(store: Store, rows: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture()
+def store(engine_store: Store) -> Store:
+    """Every allocation test runs on DuckDB and on Spark (``-m spark`` for the latter)."""
+    return engine_store
+
+
+@pytest.fixture()
 def focus_rows() -> Any:
     return frow
 

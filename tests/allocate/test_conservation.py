@@ -76,8 +76,8 @@ def test_conservation(rows: list[dict[str, Any]], rules: list[dict[str, Any]],
         assert sum(r["n"] for r in per_row) == len(rows)
         for r in per_row:
             assert r["b"] == r["fb"] and r["e"] == r["fe"]
-        owners = store.con.sql("SELECT COUNT(*) FROM allocated WHERE team IS NULL"
-                               ).to_pyarrow().column(0)[0].as_py()
+        owners = store.engine.query("SELECT COUNT(*) FROM allocated WHERE team IS NULL"
+                               ).column(0)[0].as_py()
         assert owners == 0
     finally:
         store.close()

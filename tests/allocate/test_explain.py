@@ -57,6 +57,8 @@ def test_pooled_resource_says_so(store: Store) -> None:
 
 
 def test_cli_exit_2_with_suggestion(allocated: Store, tmp_path: Path) -> None:
+    if allocated.is_spark:
+        pytest.skip("the CLI opens a DuckDB store file; the library path above runs on Spark")
     path = str(allocated.path)
     allocated.close()
     cfg = tmp_path / "c.yaml"

@@ -105,9 +105,9 @@ def add_metrics(store: Store) -> None:
 
 
 def team_totals(store: Store, month: str, metric: str = "EffectiveCost") -> dict[str, Decimal]:
-    rows = store.con.sql(
+    rows = store.engine.query(
         f"SELECT team, SUM({metric}) AS c FROM allocated WHERE "
-        f"strftime(BillingPeriodStart, '%Y-%m') = '{month}' GROUP BY 1").to_pyarrow()
+        f"strftime(BillingPeriodStart, '%Y-%m') = '{month}' GROUP BY 1")
     return {r["team"]: r["c"] for r in rows.to_pylist()}
 
 
@@ -124,10 +124,10 @@ def test_each_split_method_by_hand(topo: Store) -> None:
         "web": Decimal(729), "api": Decimal(372), "data": Decimal(139),
         "__unallocated__": Decimal(7)}
     assert all(c.ok and c.difference == 0 for c in result.conservation)
-    by_pool = topo.con.sql(
+    by_pool = topo.engine.query(
         "SELECT x_AllocationPool AS p, team, SUM(EffectiveCost) AS c FROM allocated "
         "WHERE x_AllocationKind = 'shared' AND strftime(BillingPeriodStart, '%Y-%m') = "
-        "'2026-05' GROUP BY 1, 2").to_pyarrow().to_pylist()
+        "'2026-05' GROUP BY 1, 2").to_pylist()
     got = {(r["p"], r["team"]): r["c"] for r in by_pool}
     assert got == {("support", "web"): 54, ("support", "api"): 27, ("support", "data"): 9,
                    ("net", "web"): 20, ("net", "api"): 20, ("net", "data"): 20,
@@ -143,9 +143,9 @@ def test_commitments_and_kubernetes(topo: Store) -> None:
     assert team_totals(topo, "2026-06") == {
         "web": Decimal(60), "platform": Decimal(20), "payments": Decimal(77),
         "search-team": Decimal(33)}
-    kinds = topo.con.sql(
+    kinds = topo.engine.query(
         "SELECT x_AllocationKind AS k, SUM(BilledCost) AS b FROM allocated WHERE "
-        "strftime(BillingPeriodStart, '%Y-%m') = '2026-06' GROUP BY 1").to_pyarrow()
+        "strftime(BillingPeriodStart, '%Y-%m') = '2026-06' GROUP BY 1")
     assert {r["k"]: r["b"] for r in kinds.to_pylist()} == {
         "direct": Decimal(175), "commitment_unused": Decimal(25), "shared": Decimal(10)}
 
@@ -156,8 +156,8 @@ def test_idle_kept(topo: Store) -> None:
     allocate(topo, settings)
     june = team_totals(topo, "2026-06")
     assert june["__idle__"] == 10 and june["payments"] == 70 and june["search-team"] == 30
-    env = topo.con.sql("SELECT DISTINCT environment FROM allocated WHERE team = '__idle__'"
-                       ).to_pyarrow().column(0).to_pylist()
+    env = topo.engine.query("SELECT DISTINCT environment FROM allocated WHERE team = '__idle__'"
+                       ).column(0).to_pylist()
     assert env == ["__idle__"]
 
 
@@ -179,8 +179,8 @@ def test_rules_first_match_and_override(store: Store) -> None:
              {"name": "queue", "match": {"service": "Queue"}, "set": {"team": "q"},
               "override": True}]
     allocate(store, settings_from({"rules": rules}))
-    got = store.con.sql("SELECT team, x_AllocationRule AS r, SUM(EffectiveCost) AS c FROM "
-                        "allocated GROUP BY 1, 2").to_pyarrow().to_pylist()
+    got = store.engine.query("SELECT team, x_AllocationRule AS r, SUM(EffectiveCost) AS c FROM "
+                        "allocated GROUP BY 1, 2").to_pylist()
     assert {(r["team"], r["r"]): r["c"] for r in got} == {
         ("tagged", "tags"): 10, ("one", "first"): 20, ("q", "queue"): 5}
 
@@ -193,10 +193,10 @@ def test_splitting_money_is_exact_and_the_largest_takes_the_rest(store: Store) -
              BillingAccountId="billing-2"),
         frow("2026-05", "-33.333333333334", service="Support", BillingAccountId="billing-3")])
     allocate(store, settings_from({"shared": [{"name": "s", "match": {"service": "Support"}}]}))
-    rows = store.con.sql(
+    rows = store.engine.query(
         "SELECT BillingAccountId AS id, team, BilledCost AS b, EffectiveCost AS e, "
         "x_AllocationShare AS s FROM allocated WHERE x_AllocationPool = 's' ORDER BY id, team"
-    ).to_pyarrow().to_pylist()
+    ).to_pylist()
     by_source: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_source.setdefault(r["id"], []).append(r)
