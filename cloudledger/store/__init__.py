@@ -99,7 +99,9 @@ class Store:
         return self.spark is not None
 
     def tables(self) -> list[str]:
-        return list(self.con.list_tables())
+        """The store's tables (not the engine's scratch views: Ibis memtables, file views)."""
+        return [t for t in self.con.list_tables()
+                if not t.startswith(("ibis_pyarrow_memtable_", "ibis_pandas_memtable_"))]
 
     def table(self, name: str) -> ir.Table:
         if name not in self.tables():

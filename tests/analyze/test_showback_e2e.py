@@ -57,6 +57,12 @@ def focus_rows() -> list[dict]:
 
 
 @pytest.fixture()
+def store(engine_store: Store) -> Store:
+    """Every showback test runs on DuckDB and on Spark (``-m spark`` for the latter)."""
+    return engine_store
+
+
+@pytest.fixture()
 def allocated(store: Store, tmp_path: Path) -> Store:
     make_focus(store, focus_rows())
     allocate(store, SETTINGS)
@@ -69,7 +75,7 @@ def allocated(store: Store, tmp_path: Path) -> Store:
 
 
 def focus_totals(store: Store, metric: str) -> dict[tuple[str, str], Decimal]:
-    rows = store.sql(f"SELECT strftime(BillingPeriodStart, '%Y-%m') AS p, BillingCurrency "
+    rows = store.engine.query(f"SELECT strftime(BillingPeriodStart, '%Y-%m') AS p, BillingCurrency "
                      f"AS c, sum({metric}) AS t FROM focus GROUP BY 1, 2").to_pylist()
     return {(r["p"], r["c"]): r["t"] for r in rows}
 
