@@ -81,8 +81,11 @@ class BaselineConfig:
     period: int | None = None  # None: from the grid (7 on daily data, 1 day below daily)
     trend: float = 0.3  # damping of the trend term; 0 turns it off
     months: int = 3  # prior months that must show a day-of-month charge; 0 turns it off
+    month_z: float = 2.0  # ... beyond this many times the noise, each month
     scale_floor_pct: float = 0.01
     scale_floor_meanabs: float = 1.0  # scale >= this x 1.2533 x mean |residual|
+    relative: bool = True  # noise proportional to the expected value (costs), else additive
+    intermittent: float = 0.3  # zero on this share of recent points: no season, month, drops
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class AlertConfig:
     min_history: int = 14
     merge_gap: int = 1
     shift_confirm: int = 3
+    settle: int = 14  # after a level shift, same-signed anomalies this close continue it
     min_abs: float = 10.0
     min_pct: float = 0.1
 
@@ -121,13 +125,14 @@ class DetectorConfig:
 DAILY = DetectorConfig()
 HOURLY = DetectorConfig(
     BaselineConfig(level_window=72, scale_window=168, seasons=7, months=0),
-    AlertConfig(memory=24 * 14, min_history=48, merge_gap=3, shift_confirm=6),
+    AlertConfig(memory=24 * 14, min_history=48, merge_gap=3, shift_confirm=6, settle=48),
 )
 NAB = DetectorConfig(
     BaselineConfig(level_window=48, scale_window=864, seasons=0, trend=0.0, months=0,
-                   scale_floor_pct=0.0, scale_floor_meanabs=0.08),
+                   scale_floor_pct=0.0, scale_floor_meanabs=0.08, relative=False,
+                   intermittent=0.0),
     AlertConfig(threshold=1.1, z_min=3.0, memory=1440, recurrence=1, margin=0.0, min_history=48,
-                merge_gap=24, shift_confirm=24, min_abs=0.0, min_pct=0.0, smooth=12),
+                merge_gap=24, shift_confirm=24, settle=0, min_abs=0.0, min_pct=0.0, smooth=12),
 )
 
 
@@ -191,6 +196,15 @@ def _nanmedian_rows(x: FloatArray) -> FloatArray:
     return np.where(n > 0, 0.5 * (a + b), np.nan)
 
 
+def _robust_scale(absr: FloatArray, meanabs_floor: float) -> FloatArray:
+    """1.4826 x the median of absolute residuals, at least ``meanabs_floor`` x 1.2533 x their
+    mean (a sparse series has a median of 0); 0 for a row without any."""
+    if absr.shape[1] == 0:
+        return np.zeros(absr.shape[0])
+    mad = 1.4826 * np.nan_to_num(_nanmedian_rows(absr))
+    return np.maximum(mad, meanabs_floor * 1.2533 * np.nan_to_num(np.nanmean(absr, axis=1)))
+
+
 def _kth_largest_rows(x: FloatArray, k: int) -> FloatArray:
     """The k-th largest value of each row (0 when the row has fewer than k values)."""
     if x.shape[1] < k:
@@ -219,13 +233,21 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     period = b.period if b.period is not None else period_of(grid)
     offsets = month_offsets(grid, b.months) if b.months > 0 else None
     finite = np.isfinite(y)
+    y0 = np.where(finite, y, 0.0)
+    zero_col = np.zeros((n_series, 1))
+    c_abs = np.concatenate([zero_col, np.cumsum(np.abs(y0), axis=1)], axis=1)
+    c_cnt = np.concatenate([zero_col, np.cumsum(finite, axis=1)], axis=1)
+    c_zero = np.concatenate([zero_col, np.cumsum(finite & (y0 == 0.0), axis=1)], axis=1)
     accepted = np.where(finite, y, np.nan)  # deseasonalised values the level learns from
-    offset = np.zeros_like(y)  # the seasonal offset (money) used at each point
+    sfac = np.zeros_like(y)  # the seasonal factor (relative to |level|) used at each point
+    mon = np.zeros_like(y)  # the month charge expected at each point
     deviation = np.full_like(y, np.nan)  # (value - level) / |level|, the seasonal profile
     residual = np.full_like(y, np.nan)  # value - expected at accepted points, for the scale
     raw_resid = np.full_like(y, np.nan)  # value - (level + season) at every point, for months
-    zhist = np.zeros_like(y)  # signed residual (money), for the recurrence memory
-    zshist = np.zeros_like(y)  # the same for the smoothed residual (z x scale)
+    money = np.full_like(y, np.nan)  # residual (money) at accepted points
+    raw_z = np.zeros_like(y)  # the same over the scale of its day
+    zhist = np.zeros_like(y)  # signed residual (in units of the norm), the recurrence memory
+    zshist = np.zeros_like(y)  # the same for the smoothed residual
     resid_all = np.full_like(y, np.nan)
     expected = np.full_like(y, np.nan)
     zs = np.zeros_like(y)
@@ -239,6 +261,9 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     last_flag = np.full(n_series, -(10**9), dtype=np.int64)
     run_len = np.zeros(n_series, dtype=np.int64)
     run_sign = np.zeros(n_series, dtype=np.int64)
+    settle_until = np.full(n_series, -1, dtype=np.int64)
+    settle_sign = np.zeros(n_series, dtype=np.int64)
+    settle_ep = np.full(n_series, -1, dtype=np.int64)
     cols = np.arange(n)
     half = max(b.level_window // 2, 1)
 
@@ -250,52 +275,77 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         level = _nanmedian_rows(win)
         if b.trend > 0 and t - lo >= 2 * half:
             slope = (_nanmedian_rows(win[:, -half:]) - _nanmedian_rows(win[:, :half])) / half
-            level = level + b.trend * np.nan_to_num(slope) * (win.shape[1] + 1) / 2.0
-        season = np.zeros(n_series)
+            slope = np.where(regime <= lo, np.nan_to_num(slope), 0.0)  # a whole regime only
+            level = level + b.trend * slope * (win.shape[1] + 1) / 2.0
+        slo = max(0, t - b.scale_window)
+        cnt = c_cnt[:, t] - c_cnt[:, slo]
+        mag = (c_abs[:, t] - c_abs[:, slo]) / np.maximum(cnt, 1.0)
+        sparse = np.zeros(n_series, dtype=bool)
+        if b.intermittent > 0:
+            sparse = (cnt > 0) & (c_zero[:, t] - c_zero[:, slo] >= b.intermittent * cnt)
+        fac = np.zeros(n_series)
         if period and period > 1 and b.seasons > 0 and t >= period:
             lags = t - period * np.arange(1, b.seasons + 1)
             lags = lags[lags >= 0]
-            season = np.abs(np.nan_to_num(level)) * np.nan_to_num(
-                _nanmedian_rows(deviation[:, lags]))
+            fac = np.where(sparse, 0.0, np.nan_to_num(_nanmedian_rows(deviation[:, lags])))
+        season = np.abs(np.nan_to_num(level)) * fac
         base = level + season
         month = np.zeros(n_series)
+        month_unc = np.zeros(n_series)
         if offsets is not None:
-            month = _month_effect(raw_resid, offsets[t])
+            month, month_unc = _month_effect(raw_resid, raw_z, offsets[t], b.month_z)
+            month = np.where(sparse, 0.0, month)
         exp_t = base + month
         exp_t = np.where(np.isnan(exp_t), 0.0, exp_t)
         resid = y[:, t] - exp_t
-        slo = max(0, t - b.scale_window)
-        absr = np.abs(residual[:, slo:t])
-        scale = 1.4826 * np.nan_to_num(_nanmedian_rows(absr))
-        meanabs = np.nan_to_num(np.nanmean(absr, axis=1)) if t > slo else np.zeros(n_series)
-        scale = np.maximum.reduce([scale, b.scale_floor_meanabs * 1.2533 * meanabs,
-                                   b.scale_floor_pct * np.abs(exp_t),
-                                   np.full(n_series, 1e-9)])
+        norm = np.ones(n_series)
+        if b.relative:  # the noise scales with the usage (not with month charges)
+            nonzero = cnt - (c_zero[:, t] - c_zero[:, slo])
+            typical = (c_abs[:, t] - c_abs[:, slo]) / np.maximum(nonzero, 1.0)
+            norm = np.where(sparse, typical, np.maximum(np.abs(np.nan_to_num(base)), 0.1 * mag))
+        norm = np.maximum(norm, 1e-9)
+        unit = _robust_scale(np.abs(residual[:, slo:t]), b.scale_floor_meanabs)
+        noise = unit * norm
+        moved = np.flatnonzero(regime > slo) if b.relative else np.zeros(0, dtype=np.int64)
+        if len(moved):
+            # After a level shift the noise is re-learned from the new regime once it has
+            # `min_history` points; until then it is at least the old regime's (in money).
+            sub = residual[moved, slo:t]
+            mine = cols[None, slo:t] >= regime[moved, None]
+            n_mine = np.sum(mine & np.isfinite(sub), axis=1)
+            own = _robust_scale(np.abs(np.where(mine, sub, np.nan)), b.scale_floor_meanabs)
+            old = _robust_scale(np.abs(money[moved, slo:t]), b.scale_floor_meanabs)
+            noise[moved] = np.where(n_mine >= a.min_history, own * norm[moved],
+                                    np.maximum(noise[moved], old))
+        scale = np.maximum.reduce([np.hypot(noise, month_unc),
+                                   b.scale_floor_pct * np.abs(exp_t), np.full(n_series, 1e-9)])
+        unit = scale / norm  # the scale in units of the norm
         z = np.where(finite[:, t], resid / scale, 0.0)
         mlo = max(0, t - a.memory)
         mem = zhist[:, mlo:t]
         ref_up = _kth_largest_rows(np.maximum(mem, 0.0), a.recurrence)
         ref_dn = _kth_largest_rows(np.maximum(-mem, 0.0), a.recurrence)
-        ref = np.where(z >= 0, ref_up, ref_dn) / scale
+        ref = np.where(z >= 0, ref_up, ref_dn) / unit
         warm = seen >= a.min_history
         sc = np.where(warm, np.abs(z) / np.maximum(a.z_min, ref * (1 + a.margin)), 0.0)
         resid_all[:, t] = np.where(finite[:, t], resid, np.nan)
         if a.smooth > 1:
             zsm = np.nan_to_num(np.nanmean(resid_all[:, max(0, t - a.smooth + 1):t + 1], axis=1)
                                 ) * np.sqrt(a.smooth) / scale
-            msm = zshist[:, mlo:t] / scale[:, None]
+            msm = zshist[:, mlo:t] / unit[:, None]
             rsm = np.where(zsm >= 0, _kth_largest_rows(np.maximum(msm, 0.0), a.recurrence),
                            _kth_largest_rows(np.maximum(-msm, 0.0), a.recurrence))
             ssm = np.where(warm, np.abs(zsm) / np.maximum(a.z_min, rsm * (1 + a.margin)), 0.0)
-            zshist[:, t] = np.where(warm, zsm * scale, 0.0)
+            zshist[:, t] = np.where(warm, zsm * unit, 0.0)
             sc = np.maximum(sc, ssm)
-        is_an = (finite[:, t] & (sc >= a.threshold)
+        is_an = (finite[:, t] & (sc >= a.threshold) & ~(sparse & (resid < 0))
                  & (np.abs(resid) >= a.min_abs) & (np.abs(resid) >= a.min_pct * np.abs(exp_t)))
 
         # Episodes, and level shifts confirmed by a long one-signed run.
         sign = np.sign(resid).astype(np.int64)
-        new_ep = is_an & (t - last_flag > a.merge_gap + 1)
-        cur_start = np.where(new_ep, t, cur_start)
+        cont = is_an & (t <= settle_until) & (sign == settle_sign)
+        new_ep = is_an & (t - last_flag > a.merge_gap + 1) & ~cont
+        cur_start = np.where(new_ep, t, np.where(cont, settle_ep, cur_start))
         last_flag = np.where(is_an, t, last_flag)
         same = is_an & (run_len > 0) & (sign == run_sign)
         run_len = np.where(is_an, np.where(same, run_len + 1, 1), np.where(finite[:, t], 0,
@@ -309,44 +359,81 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         ep_start[:, t] = np.where(is_an, cur_start, -1)
         ok = finite[:, t] & ~is_an
         accepted[:, t] = np.where(ok, y[:, t] - season, np.nan)
-        offset[:, t] = season
-        deviation[:, t] = np.where(finite[:, t] & (np.abs(level) > 1e-9),
+        sfac[:, t] = fac
+        mon[:, t] = month
+        deviation[:, t] = np.where(ok & (np.abs(level) > 1e-9),
                                    (y[:, t] - level - month) / np.abs(level), np.nan)
-        residual[:, t] = np.where(ok, resid, np.nan)
-        raw_resid[:, t] = np.where(finite[:, t], y[:, t] - np.nan_to_num(base), np.nan)
-        zhist[:, t] = np.where(warm & finite[:, t], resid, 0.0)
+        residual[:, t] = np.where(ok & np.isfinite(level), resid / norm, np.nan)
+        money[:, t] = np.where(ok & np.isfinite(level), resid, np.nan)
+        raw_resid[:, t] = np.where(finite[:, t] & warm, y[:, t] - np.nan_to_num(base), np.nan)
+        raw_z[:, t] = raw_resid[:, t] / scale
+        zhist[:, t] = np.where(warm & finite[:, t], resid / norm, 0.0)
         seen += finite[:, t]
 
         shifted = np.flatnonzero(run_len >= a.shift_confirm)
         for s in shifted:
             first = t - int(run_len[s]) + 1
             regime[s] = first
-            accepted[s, first:t + 1] = y[s, first:t + 1] - offset[s, first:t + 1]
+            _rebase(int(s), first, t + 1, y, accepted, deviation, sfac, mon, b.relative)
             zhist[s, first:t + 1] = 0.0
             shift_at[s, t] = True
             run_len[s] = 0
+            settle_until[s] = t + a.settle
+            settle_sign[s] = run_sign[s]
+            settle_ep[s] = cur_start[s]
 
     impact = np.where(finite, y - expected, 0.0)
     severity = _severity(score, impact, expected, flag, a)
     return Detection(grid, expected, score, zs, flag, impact, severity, ep_start, shift_at)
 
 
-def _month_effect(raw_resid: FloatArray, lags: NDArray[np.int64]) -> FloatArray:
-    """Charges on the same calendar day in each prior month, agreeing in sign (else 0).
+def _rebase(s: int, first: int, stop: int, y: FloatArray, accepted: FloatArray,
+            deviation: FloatArray, sfac: FloatArray, mon: FloatArray, relative: bool) -> None:
+    """Start series ``s``'s new regime at ``first``: its points (anomalous until now) become
+    the level's history, deseasonalised with the seasonal factors of their phase, and the
+    seasonal profile of those points is rebuilt around the new level."""
+    vals = y[s, first:stop] - mon[s, first:stop]
+    fac = sfac[s, first:stop]
+    med = float(np.nanmedian(vals)) if np.isfinite(vals).any() else 0.0
+    sgn = 1.0 if med >= 0 else -1.0
+    des = vals / np.maximum(1.0 + sgn * fac, 0.2) if relative else vals - fac * abs(med)
+    accepted[s, first:stop] = des
+    new_level = float(np.nanmedian(des)) if np.isfinite(des).any() else 0.0
+    if abs(new_level) > 1e-9:
+        deviation[s, first:stop] = (vals - new_level) / abs(new_level)
+
+
+def _month_effect(raw_resid: FloatArray, raw_z: FloatArray, lags: NDArray[np.int64],
+                  z_min: float) -> tuple[FloatArray, FloatArray]:
+    """Charges on the same calendar day in the prior months, agreeing in sign (else 0).
 
     ``lags`` is ``(2, months)``: the indices of the same day of the month and of the same day
-    before month end in the prior months (-1 where outside the data).
+    before month end in the prior months (-1 where outside the data). A charge counts when
+    every prior month seen (at least two, or all of them when fewer are asked) showed it with
+    one sign, by a median of ``z_min`` times the noise of its day: their median is expected,
+    and half their range is returned as its uncertainty.
     """
     best = np.zeros(raw_resid.shape[0])
+    spread = np.zeros(raw_resid.shape[0])
+    need = min(2, lags.shape[1])
     for row in lags:
-        if (row < 0).any():
+        row = row[row >= 0]
+        if len(row) < need:
             continue
         vals = raw_resid[:, row]
-        same = np.all(vals > 0, axis=1) | np.all(vals < 0, axis=1)
-        eff = np.where(same, np.sign(vals[:, 0]) * np.min(np.abs(vals), axis=1), 0.0)
-        eff = np.nan_to_num(eff)
-        best = np.where(np.abs(eff) > np.abs(best), eff, best)
-    return best
+        seen = np.isfinite(vals)
+        big = _nanmedian_rows(np.where(seen, np.abs(raw_z[:, row]), np.nan)) >= z_min
+        enough = (seen.sum(axis=1) >= need) & big
+        pos = np.all(~seen | (vals > 0), axis=1)
+        neg = np.all(~seen | (vals < 0), axis=1)
+        mag = np.where(seen, np.abs(vals), np.nan)
+        eff = np.nan_to_num(np.where(enough & pos, 1.0, np.where(enough & neg, -1.0, 0.0))
+                            * _nanmedian_rows(mag))
+        var = np.nan_to_num(0.5 * (np.nanmax(mag, axis=1) - np.nanmin(mag, axis=1)))
+        take = np.abs(eff) > np.abs(best)
+        best = np.where(take, eff, best)
+        spread = np.where(take, var, spread)
+    return best, spread
 
 
 def _severity(score: FloatArray, impact: FloatArray, expected: FloatArray,
