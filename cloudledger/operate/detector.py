@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+SHIFT_MONEY = 1.0
 SEVERITIES = ("none", "low", "medium", "high")
 
 
@@ -101,6 +102,7 @@ class AlertConfig:
     min_history: int = 14
     merge_gap: int = 1
     shift_confirm: int = 3
+    shift_weak: float = 0.5  # see _run: points this close to anomalous extend a shift run
     settle: int = 14  # after a level shift, same-signed anomalies this close continue it
     min_abs: float = 10.0
     min_pct: float = 0.1
@@ -132,7 +134,8 @@ NAB = DetectorConfig(
                    scale_floor_pct=0.0, scale_floor_meanabs=0.08, relative=False,
                    intermittent=0.0),
     AlertConfig(threshold=1.1, z_min=3.0, memory=1440, recurrence=1, margin=0.0, min_history=48,
-                merge_gap=24, shift_confirm=24, settle=0, min_abs=0.0, min_pct=0.0, smooth=12),
+                merge_gap=24, shift_confirm=24, shift_weak=1.0, settle=0, min_abs=0.0, min_pct=0.0,
+                smooth=12),
 )
 
 
@@ -265,6 +268,8 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     settle_sign = np.zeros(n_series, dtype=np.int64)
     settle_ep = np.full(n_series, -1, dtype=np.int64)
     cols = np.arange(n)
+    first_seen = (np.where(finite.any(axis=1), np.argmax(finite, axis=1), n) if n
+                  else np.zeros(n_series, dtype=np.int64))
     half = max(b.level_window // 2, 1)
 
     for t in range(n):
@@ -306,16 +311,22 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         norm = np.maximum(norm, 1e-9)
         unit = _robust_scale(np.abs(residual[:, slo:t]), b.scale_floor_meanabs)
         noise = unit * norm
-        moved = np.flatnonzero(regime > slo) if b.relative else np.zeros(0, dtype=np.int64)
+        moved = np.flatnonzero(regime > 0) if b.relative else np.zeros(0, dtype=np.int64)
         if len(moved):
             # After a level shift the noise is re-learned from the new regime once it has
             # `min_history` points; until then it is at least the old regime's (in money).
+            # A shifted series may not keep its noise proportional: the new regime's noise
+            # in money is a floor too.
             sub = residual[moved, slo:t]
             mine = cols[None, slo:t] >= regime[moved, None]
             n_mine = np.sum(mine & np.isfinite(sub), axis=1)
             own = _robust_scale(np.abs(np.where(mine, sub, np.nan)), b.scale_floor_meanabs)
-            old = _robust_scale(np.abs(money[moved, slo:t]), b.scale_floor_meanabs)
-            noise[moved] = np.where(n_mine >= a.min_history, own * norm[moved],
+            msub = money[moved, slo:t]
+            own_money = _robust_scale(np.abs(np.where(mine, msub, np.nan)),
+                                      b.scale_floor_meanabs)
+            old = _robust_scale(np.abs(msub), b.scale_floor_meanabs)
+            noise[moved] = np.where(n_mine >= a.min_history,
+                                    np.maximum(own * norm[moved], SHIFT_MONEY * own_money),
                                     np.maximum(noise[moved], old))
         scale = np.maximum.reduce([np.hypot(noise, month_unc),
                                    b.scale_floor_pct * np.abs(exp_t), np.full(n_series, 1e-9)])
@@ -327,7 +338,11 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         ref_dn = _kth_largest_rows(np.maximum(-mem, 0.0), a.recurrence)
         ref = np.where(z >= 0, ref_up, ref_dn) / unit
         warm = seen >= a.min_history
-        sc = np.where(warm, np.abs(z) / np.maximum(a.z_min, ref * (1 + a.margin)), 0.0)
+        judge = warm  # ... and a day-of-month charge needs two prior months to be known
+        if offsets is not None:
+            back = offsets[t, :, min(2, b.months) - 1].max()
+            judge = warm & (back >= 0) & (first_seen <= back)
+        sc = np.where(judge, np.abs(z) / np.maximum(a.z_min, ref * (1 + a.margin)), 0.0)
         resid_all[:, t] = np.where(finite[:, t], resid, np.nan)
         if a.smooth > 1:
             zsm = np.nan_to_num(np.nanmean(resid_all[:, max(0, t - a.smooth + 1):t + 1], axis=1)
@@ -335,7 +350,7 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
             msm = zshist[:, mlo:t] / unit[:, None]
             rsm = np.where(zsm >= 0, _kth_largest_rows(np.maximum(msm, 0.0), a.recurrence),
                            _kth_largest_rows(np.maximum(-msm, 0.0), a.recurrence))
-            ssm = np.where(warm, np.abs(zsm) / np.maximum(a.z_min, rsm * (1 + a.margin)), 0.0)
+            ssm = np.where(judge, np.abs(zsm) / np.maximum(a.z_min, rsm * (1 + a.margin)), 0.0)
             zshist[:, t] = np.where(warm, zsm * unit, 0.0)
             sc = np.maximum(sc, ssm)
         is_an = (finite[:, t] & (sc >= a.threshold) & ~(sparse & (resid < 0))
@@ -348,8 +363,12 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         cur_start = np.where(new_ep, t, np.where(cont, settle_ep, cur_start))
         last_flag = np.where(is_an, t, last_flag)
         same = is_an & (run_len > 0) & (sign == run_sign)
-        run_len = np.where(is_an, np.where(same, run_len + 1, 1), np.where(finite[:, t], 0,
-                                                                            run_len))
+        # A point short of an anomaly but past `shift_weak` x threshold on the same side
+        # carries a level-shift run on (a shift into noisier data is not anomalous every day).
+        weak = (~is_an & finite[:, t] & (run_len > 0) & (sign == run_sign)
+                & (sc >= a.shift_weak * a.threshold))
+        run_len = np.where(is_an, np.where(same, run_len + 1, 1),
+                           np.where(weak, run_len + 1, np.where(finite[:, t], 0, run_len)))
         run_sign = np.where(is_an, sign, run_sign)
 
         expected[:, t] = exp_t
