@@ -27,9 +27,9 @@ channels (``notify:``) and the scheduled job (``run:``).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cloudledger.config.base import Strict
 
@@ -48,6 +48,14 @@ class Anomalies(Strict):
 class Threshold(Strict):
     percent: float = Field(gt=0)
     on: Literal["actual", "forecast"] = "actual"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as the boolean true: take it as ``on``."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
 
 
 class Budget(Strict):
