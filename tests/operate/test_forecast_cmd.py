@@ -4,6 +4,7 @@ a monthly fee spread over its days, --as-of, a commitment that expires mid-month
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -64,7 +65,7 @@ def flat_rows(first: date = START, last: date = date(2026, 6, 30), cost: str = "
 
 
 @pytest.fixture()
-def flat(tmp_path: Path) -> Store:
+def flat(tmp_path: Path) -> Iterator[Store]:
     st = Store(tmp_path / "flat.duckdb")
     make_focus(st, flat_rows())
     yield st
@@ -138,8 +139,9 @@ def test_as_of_ignores_later_data(tmp_path: Path) -> None:
 
 def test_commitment_expiring_mid_month_raises_the_forecast(tmp_path: Path) -> None:
     st = Store(tmp_path / "ri.duckdb")
-    ri = {"CommitmentDiscountId": "ri-1", "CommitmentDiscountType": "Reserved Instance",
-          "CommitmentDiscountCategory": "Usage"}
+    ri: dict[str, Any] = {"CommitmentDiscountId": "ri-1",
+                          "CommitmentDiscountType": "Reserved Instance",
+                          "CommitmentDiscountCategory": "Usage"}
     rows = flat_rows(cost="40", service="Storage")
     rows += flat_rows(cost="100", effective="60", billed="0", contracted="100",
                       CommitmentDiscountStatus="Used", PricingCategory="Committed", **ri)
