@@ -25,20 +25,34 @@ gets weekly seasonality and day-of-month charges; hourly and finer data a daily 
 How a point is judged (all robust, all online):
 
 * level: median of the last ``level_window`` accepted points of the current regime, plus a
-  damped trend (difference of the medians of the two halves of that window);
+  damped trend (difference of the medians of the two halves of that window; only once the
+  regime fills the window);
 * season: median deviation from the level at the same phase in the last ``seasons`` periods;
-* month: a charge seen on the same day of the month (or the same day before month end) in each
-  of the last ``months`` months, with one sign, is expected (month-start fees, credits);
+* month: a charge seen on the same day of the month (or the same day before month end) in the
+  prior months (at least two of the last ``months``), with one sign and a median size of
+  ``month_z`` x the noise, is expected (their median; half their range adds to the scale);
 * scale: 1.4826 x MAD of recent accepted residuals, floored by ``scale_floor_pct`` of the level
-  and by a fraction of the mean absolute residual (sparse series have a MAD of 0);
+  and by a fraction of the mean absolute residual (sparse series have a MAD of 0). With
+  ``relative`` (costs) residuals are measured against the expected usage (level + season,
+  not the month charges), so a weekend day gets its own, smaller, noise in money;
+* intermittent series (zero on ``intermittent`` of recent points): no season, no month charges,
+  no drop alerts, and residuals against their typical non-zero amount;
 * z = (value - expected) / scale; score = |z| / max(z_min, the ``recurrence``-th largest z in
   the same direction over the last ``memory`` points): a deviation that keeps recurring (a
   nightly batch spike) stops being news;
 * anomalous when score >= threshold and |impact| >= ``min_abs`` and >= ``min_pct`` x |expected|
-  (``$3 on a $5 series`` is not an alert); anomalous points do not feed the baseline;
+  (``$3 on a $5 series`` is not an alert); anomalous points feed neither the baseline nor the
+  seasonal profile. On a daily grid a series is judged from two months after its first
+  ``min_history`` points (a day-of-month charge is known only after two months);
 * episodes: anomalous points closer than ``merge_gap`` points form one episode; an episode
-  that keeps one sign for ``shift_confirm`` points is a level shift: the baseline restarts
-  from the episode's first point (it adapts, it does not alert every day after a step).
+  that keeps one sign for ``shift_confirm`` points (points past ``shift_weak`` x threshold on
+  the same side count too) is a level shift: the baseline restarts from the episode's first
+  point, deseasonalised with its phase's seasonal factor, and the seasonal profile of those
+  points is rebuilt around the new level (it adapts, it does not alert every day after a
+  step). For ``settle`` points after it, same-signed anomalies continue that episode (a ramp
+  is one alert). The new regime's noise is learned from its own points once it has
+  ``min_history`` of them (until then, at least the old noise in money); a shifted series'
+  noise in money stays a floor, since a drop need not shrink the noise with the level.
 
 Profiles: :data:`DAILY` (the product default for daily costs), :data:`HOURLY`, and
 :data:`NAB` (5-minute metrics, the settings ``bench/nab.py`` scores with on every file).
@@ -53,6 +67,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cloudledger.operate.detect_calendar import month_offsets, period_of
+from cloudledger.operate.detect_stats import (
+    kth_largest_rows,
+    month_effect,
+    nanmedian_rows,
+    rebase,
+    robust_scale,
+)
 
 __all__ = [
     "DAILY",
@@ -186,33 +207,7 @@ class Detection:
         return out
 
 
-def _nanmedian_rows(x: FloatArray) -> FloatArray:
-    """Row medians ignoring NaN (NaN for an empty row); faster than ``np.nanmedian`` here."""
-    if x.shape[1] == 0:
-        return np.full(x.shape[0], np.nan)
-    srt = np.sort(x, axis=1)  # NaN sort last
-    n = np.sum(~np.isnan(x), axis=1)
-    lo = np.clip((n - 1) // 2, 0, None)
-    hi = np.clip(n // 2, 0, None)
-    a = np.take_along_axis(srt, lo[:, None], axis=1)[:, 0]
-    b = np.take_along_axis(srt, hi[:, None], axis=1)[:, 0]
-    return np.where(n > 0, 0.5 * (a + b), np.nan)
 
-
-def _robust_scale(absr: FloatArray, meanabs_floor: float) -> FloatArray:
-    """1.4826 x the median of absolute residuals, at least ``meanabs_floor`` x 1.2533 x their
-    mean (a sparse series has a median of 0); 0 for a row without any."""
-    if absr.shape[1] == 0:
-        return np.zeros(absr.shape[0])
-    mad = 1.4826 * np.nan_to_num(_nanmedian_rows(absr))
-    return np.maximum(mad, meanabs_floor * 1.2533 * np.nan_to_num(np.nanmean(absr, axis=1)))
-
-
-def _kth_largest_rows(x: FloatArray, k: int) -> FloatArray:
-    """The k-th largest value of each row (0 when the row has fewer than k values)."""
-    if x.shape[1] < k:
-        return np.zeros(x.shape[0])
-    return -np.partition(-x, k - 1, axis=1)[:, k - 1]
 
 
 def detect(dates: ArrayLike, values: ArrayLike, config: DetectorConfig = DAILY) -> Detection:
@@ -268,8 +263,9 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     settle_sign = np.zeros(n_series, dtype=np.int64)
     settle_ep = np.full(n_series, -1, dtype=np.int64)
     cols = np.arange(n)
-    first_seen = (np.where(finite.any(axis=1), np.argmax(finite, axis=1), n) if n
-                  else np.zeros(n_series, dtype=np.int64))
+    warm_cnt = c_cnt[:, 1:] >= a.min_history  # the first point judged of each series
+    warm_at = np.where(warm_cnt.any(axis=1), np.argmax(warm_cnt, axis=1), n) if n else (
+        np.zeros(n_series, dtype=np.int64))
     half = max(b.level_window // 2, 1)
 
     for t in range(n):
@@ -277,9 +273,9 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         win = accepted[:, lo:t]
         if (regime > lo).any():
             win = np.where(cols[None, lo:t] < regime[:, None], np.nan, win)
-        level = _nanmedian_rows(win)
+        level = nanmedian_rows(win)
         if b.trend > 0 and t - lo >= 2 * half:
-            slope = (_nanmedian_rows(win[:, -half:]) - _nanmedian_rows(win[:, :half])) / half
+            slope = (nanmedian_rows(win[:, -half:]) - nanmedian_rows(win[:, :half])) / half
             slope = np.where(regime <= lo, np.nan_to_num(slope), 0.0)  # a whole regime only
             level = level + b.trend * slope * (win.shape[1] + 1) / 2.0
         slo = max(0, t - b.scale_window)
@@ -292,13 +288,13 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         if period and period > 1 and b.seasons > 0 and t >= period:
             lags = t - period * np.arange(1, b.seasons + 1)
             lags = lags[lags >= 0]
-            fac = np.where(sparse, 0.0, np.nan_to_num(_nanmedian_rows(deviation[:, lags])))
+            fac = np.where(sparse, 0.0, np.nan_to_num(nanmedian_rows(deviation[:, lags])))
         season = np.abs(np.nan_to_num(level)) * fac
         base = level + season
         month = np.zeros(n_series)
         month_unc = np.zeros(n_series)
         if offsets is not None:
-            month, month_unc = _month_effect(raw_resid, raw_z, offsets[t], b.month_z)
+            month, month_unc = month_effect(raw_resid, raw_z, offsets[t], b.month_z)
             month = np.where(sparse, 0.0, month)
         exp_t = base + month
         exp_t = np.where(np.isnan(exp_t), 0.0, exp_t)
@@ -309,7 +305,7 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
             typical = (c_abs[:, t] - c_abs[:, slo]) / np.maximum(nonzero, 1.0)
             norm = np.where(sparse, typical, np.maximum(np.abs(np.nan_to_num(base)), 0.1 * mag))
         norm = np.maximum(norm, 1e-9)
-        unit = _robust_scale(np.abs(residual[:, slo:t]), b.scale_floor_meanabs)
+        unit = robust_scale(np.abs(residual[:, slo:t]), b.scale_floor_meanabs)
         noise = unit * norm
         moved = np.flatnonzero(regime > 0) if b.relative else np.zeros(0, dtype=np.int64)
         if len(moved):
@@ -320,11 +316,11 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
             sub = residual[moved, slo:t]
             mine = cols[None, slo:t] >= regime[moved, None]
             n_mine = np.sum(mine & np.isfinite(sub), axis=1)
-            own = _robust_scale(np.abs(np.where(mine, sub, np.nan)), b.scale_floor_meanabs)
+            own = robust_scale(np.abs(np.where(mine, sub, np.nan)), b.scale_floor_meanabs)
             msub = money[moved, slo:t]
-            own_money = _robust_scale(np.abs(np.where(mine, msub, np.nan)),
+            own_money = robust_scale(np.abs(np.where(mine, msub, np.nan)),
                                       b.scale_floor_meanabs)
-            old = _robust_scale(np.abs(msub), b.scale_floor_meanabs)
+            old = robust_scale(np.abs(msub), b.scale_floor_meanabs)
             noise[moved] = np.where(n_mine >= a.min_history,
                                     np.maximum(own * norm[moved], SHIFT_MONEY * own_money),
                                     np.maximum(noise[moved], old))
@@ -334,22 +330,22 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         z = np.where(finite[:, t], resid / scale, 0.0)
         mlo = max(0, t - a.memory)
         mem = zhist[:, mlo:t]
-        ref_up = _kth_largest_rows(np.maximum(mem, 0.0), a.recurrence)
-        ref_dn = _kth_largest_rows(np.maximum(-mem, 0.0), a.recurrence)
+        ref_up = kth_largest_rows(np.maximum(mem, 0.0), a.recurrence)
+        ref_dn = kth_largest_rows(np.maximum(-mem, 0.0), a.recurrence)
         ref = np.where(z >= 0, ref_up, ref_dn) / unit
         warm = seen >= a.min_history
-        judge = warm  # ... and a day-of-month charge needs two prior months to be known
+        judge = warm  # ... and two months after that (to know day-of-month charges)
         if offsets is not None:
             back = offsets[t, :, min(2, b.months) - 1].max()
-            judge = warm & (back >= 0) & (first_seen <= back)
+            judge = warm & (back >= 0) & (warm_at <= back)
         sc = np.where(judge, np.abs(z) / np.maximum(a.z_min, ref * (1 + a.margin)), 0.0)
         resid_all[:, t] = np.where(finite[:, t], resid, np.nan)
         if a.smooth > 1:
             zsm = np.nan_to_num(np.nanmean(resid_all[:, max(0, t - a.smooth + 1):t + 1], axis=1)
                                 ) * np.sqrt(a.smooth) / scale
             msm = zshist[:, mlo:t] / unit[:, None]
-            rsm = np.where(zsm >= 0, _kth_largest_rows(np.maximum(msm, 0.0), a.recurrence),
-                           _kth_largest_rows(np.maximum(-msm, 0.0), a.recurrence))
+            rsm = np.where(zsm >= 0, kth_largest_rows(np.maximum(msm, 0.0), a.recurrence),
+                           kth_largest_rows(np.maximum(-msm, 0.0), a.recurrence))
             ssm = np.where(judge, np.abs(zsm) / np.maximum(a.z_min, rsm * (1 + a.margin)), 0.0)
             zshist[:, t] = np.where(warm, zsm * unit, 0.0)
             sc = np.maximum(sc, ssm)
@@ -393,7 +389,7 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
         for s in shifted:
             first = t - int(run_len[s]) + 1
             regime[s] = first
-            _rebase(int(s), first, t + 1, y, accepted, deviation, sfac, mon, b.relative)
+            rebase(int(s), first, t + 1, y, accepted, deviation, sfac, mon, b.relative)
             zhist[s, first:t + 1] = 0.0
             shift_at[s, t] = True
             run_len[s] = 0
@@ -404,55 +400,6 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     impact = np.where(finite, y - expected, 0.0)
     severity = _severity(score, impact, expected, flag, a)
     return Detection(grid, expected, score, zs, flag, impact, severity, ep_start, shift_at)
-
-
-def _rebase(s: int, first: int, stop: int, y: FloatArray, accepted: FloatArray,
-            deviation: FloatArray, sfac: FloatArray, mon: FloatArray, relative: bool) -> None:
-    """Start series ``s``'s new regime at ``first``: its points (anomalous until now) become
-    the level's history, deseasonalised with the seasonal factors of their phase, and the
-    seasonal profile of those points is rebuilt around the new level."""
-    vals = y[s, first:stop] - mon[s, first:stop]
-    fac = sfac[s, first:stop]
-    med = float(np.nanmedian(vals)) if np.isfinite(vals).any() else 0.0
-    sgn = 1.0 if med >= 0 else -1.0
-    des = vals / np.maximum(1.0 + sgn * fac, 0.2) if relative else vals - fac * abs(med)
-    accepted[s, first:stop] = des
-    new_level = float(np.nanmedian(des)) if np.isfinite(des).any() else 0.0
-    if abs(new_level) > 1e-9:
-        deviation[s, first:stop] = (vals - new_level) / abs(new_level)
-
-
-def _month_effect(raw_resid: FloatArray, raw_z: FloatArray, lags: NDArray[np.int64],
-                  z_min: float) -> tuple[FloatArray, FloatArray]:
-    """Charges on the same calendar day in the prior months, agreeing in sign (else 0).
-
-    ``lags`` is ``(2, months)``: the indices of the same day of the month and of the same day
-    before month end in the prior months (-1 where outside the data). A charge counts when
-    every prior month seen (at least two, or all of them when fewer are asked) showed it with
-    one sign, by a median of ``z_min`` times the noise of its day: their median is expected,
-    and half their range is returned as its uncertainty.
-    """
-    best = np.zeros(raw_resid.shape[0])
-    spread = np.zeros(raw_resid.shape[0])
-    need = min(2, lags.shape[1])
-    for row in lags:
-        row = row[row >= 0]
-        if len(row) < need:
-            continue
-        vals = raw_resid[:, row]
-        seen = np.isfinite(vals)
-        big = _nanmedian_rows(np.where(seen, np.abs(raw_z[:, row]), np.nan)) >= z_min
-        enough = (seen.sum(axis=1) >= need) & big
-        pos = np.all(~seen | (vals > 0), axis=1)
-        neg = np.all(~seen | (vals < 0), axis=1)
-        mag = np.where(seen, np.abs(vals), np.nan)
-        eff = np.nan_to_num(np.where(enough & pos, 1.0, np.where(enough & neg, -1.0, 0.0))
-                            * _nanmedian_rows(mag))
-        var = np.nan_to_num(0.5 * (np.nanmax(mag, axis=1) - np.nanmin(mag, axis=1)))
-        take = np.abs(eff) > np.abs(best)
-        best = np.where(take, eff, best)
-        spread = np.where(take, var, spread)
-    return best, spread
 
 
 def _severity(score: FloatArray, impact: FloatArray, expected: FloatArray,

@@ -101,3 +101,27 @@ def test_degenerate_series_do_not_crash() -> None:
 def test_tiny_inputs() -> None:
     assert detect(DATES[:1], [3.0]).is_anomaly.shape == (1, 1)
     assert detect(DATES[:0], np.zeros((2, 0))).score.shape == (2, 0)
+
+
+def test_intermittent_series_no_alerts_on_usual_amounts() -> None:
+    rng = np.random.default_rng(8)
+    on = rng.random(DAYS) < 0.2
+    y = np.where(on, 500.0 * (1 + 0.05 * rng.standard_normal(DAYS)), 0.0)
+    assert alert_days(y, start=60) == []  # zeros are not drops, usual amounts not spikes
+    y[150] = 5000.0  # ten times the usual amount is
+    assert alert_days(y, start=60) == [150]
+
+
+def test_young_series_waits_two_months_for_month_charges() -> None:
+    y = weekly(9)
+    y[:120] = np.nan  # the series starts on day 120 (2024-04-30)
+    dom1 = (DATES - DATES.astype("datetime64[M]").astype("datetime64[D]")).astype(int) == 0
+    y[dom1 & ~np.isnan(y)] += 3000.0  # month-start charges from the first month on
+    assert alert_days(y) == []
+
+
+def test_level_shift_down_into_noisier_data_adapts() -> None:
+    rng = np.random.default_rng(10)
+    y = weekly(10)
+    y[100:] = 0.3 * y[100:] + 60.0 * rng.standard_normal(DAYS - 100)  # noise kept in money
+    assert alert_days(y) == [100]
