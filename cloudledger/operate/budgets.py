@@ -193,6 +193,13 @@ def evaluate_budgets(store: Any, settings: Settings, *, as_of: date | None = Non
     """Every budget of ``settings`` (or those in ``names``) in its current period; see the
     module docstring."""
     budgets = list(enumerate(settings.budgets))
+    seen: set[str] = set()
+    for i, b in budgets:
+        if b.name in seen:
+            raise InputError(f"two budgets are named {b.name!r}",
+                             where=settings.where("budgets", i, "name"),
+                             hint="budget names key their alerts: make them unique")
+        seen.add(b.name)
     if names:
         known = {b.name for _, b in budgets}
         for n in names:

@@ -140,6 +140,15 @@ def test_unknown_dimension_names_the_line(store: Store, tmp_path: Path) -> None:
     assert "ServiceName" in (e.value.hint or "")
 
 
+def test_duplicate_budget_names_are_an_error(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("budgets:\n  - {name: a, amount: 1}\n  - {name: a, amount: 2}\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="two budgets") as e:
+        evaluate_budgets(store, load_settings(path), as_of=AS_OF)
+    assert e.value.where == f"{path}, line 3"
+
+
 def test_yaml_on_key_is_read(tmp_path: Path) -> None:
     path = tmp_path / "on.yaml"
     path.write_text("budgets:\n  - name: b\n    amount: 1\n    thresholds:\n"
