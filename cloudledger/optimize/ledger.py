@@ -167,7 +167,8 @@ def savings(store: Any, settings: Any, *, by: str | None = None) -> Savings:
 
     Identified: findings that are not dismissed and not gone, summed per (category, owner
     value of ``by``, currency); ``savings_pct`` = monthly savings / the owner's spend in
-    the last full billing month of ``allocated`` (EffectiveCost), ``total`` rows per
+    the last full billing month of ``allocated`` (EffectiveCost) that starts before the
+    end of the findings' data (so an old --as-of run compares with its own time), ``total`` rows per
     category and currency use all spend. Without ``allocated`` every owner is
     ``__unallocated__`` and spend is focus's.
 
@@ -189,8 +190,12 @@ def savings(store: Any, settings: Any, *, by: str | None = None) -> Savings:
     has_alloc = "allocated" in store.tables()
     t = store.table("allocated") if has_alloc else store.focus
     cov = coverage(store, t)
-    full = sorted(p for p, c in cov.items() if not c.partial)
-    month = full[-1][0] if full else (max(cov)[0] if cov else None)
+    live = [r for r in rows(store) if not r["gone"] and r["status"] != "dismissed"]
+    # the findings' data: spend is taken from the last full month before it ends
+    ends = [r["data_end"] for r in live if r["data_end"] is not None]
+    periods = [p for p in cov if not ends or p[0] < max(ends)] or list(cov)
+    full = sorted(p for p in periods if not cov[p].partial)
+    month = full[-1][0] if full else (max(periods)[0] if periods else None)
     spend: dict[tuple[str, str], Decimal] = {}
     if month is not None:
         m = t.filter(t.BillingPeriodStart == month)
@@ -201,9 +206,7 @@ def savings(store: Any, settings: Any, *, by: str | None = None) -> Savings:
         spend = {(r["owner"], r["currency"]): Decimal(r["cost"] or 0)
                  for r in store.execute(q).to_pylist()}
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in rows(store):
-        if r["gone"] or r["status"] == "dismissed":
-            continue
+    for r in live:
         value = (r["owner"] or {}).get(dim) or UNALLOCATED
         for key in ((r["category"], value, r["currency"]), (r["category"], "total",
                                                              r["currency"])):

@@ -109,7 +109,8 @@ def test_realized_trend_with_accepted_finding(ledger_store: Any) -> None:
     assert months["2026-04"]["accepted_savings"] == Decimal("9.704166666667")
     assert months["2026-04"]["accepted_findings"] == 1
     assert months["2026-04"]["realized_savings"] == Decimal("9.704166666667")
-    assert report.month == "2026-04"   # the last full month now
+    # spend stays the findings' own time (their data ends 2026-03-29), not April's
+    assert report.month == "2026-03"
 
 
 def test_cli_formats(ledger_store: Any, tmp_path: Path) -> None:
