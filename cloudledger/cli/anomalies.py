@@ -125,8 +125,11 @@ def anomalies(
         save = False
     read_only = not save or day is not None
     st = open_store(store, config=config, read_only=read_only)
-    result = scan(st, settings, by=_sets(by), as_of=day, save=save, since=first,
-                  metric=metric, top=top)
+    try:
+        result = scan(st, settings, by=_sets(by), as_of=day, save=save, since=first,
+                      metric=metric, top=top)
+    finally:
+        st.close()
     for note in result.notes:
         err.print(f"note: {note}", highlight=False, markup=False)
     found = [a for a in result.anomalies if not status or a.status in status]
@@ -151,7 +154,10 @@ def _feedback(store: Path | None, config: Path | None, anomaly_id: str, status: 
     from cloudledger.operate.anomalies import set_status
 
     st = open_store(store, config=config)
-    a = set_status(st, anomaly_id, status, note=note)
+    try:
+        a = set_status(st, anomaly_id, status, note=note)
+    finally:
+        st.close()
     if output_format is OutputFormat.table:
         err.print(f"{a.id} ({a.scope}, {a.first_day}): {a.status}", highlight=False,
                   markup=False)

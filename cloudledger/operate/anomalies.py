@@ -30,8 +30,9 @@ root cause, unless the anomaly grew). ``status``: ``open`` (new), ``acknowledged
 ``open`` ones). Writes go through the engine seam (``register`` + ``replace_rows``: atomic on
 DuckDB, build-then-swap on Spark). ``save=False`` writes nothing (statuses are still read).
 
-Notes (``Scan.notes``): series with too little history (fewer than the detector's
-``min_history`` days: no alert possible yet) and all-zero series, summarised per set.
+Notes (``Scan.notes``): series with too little history (fewer than :data:`WARMUP` days: the
+detector judges a daily series from two months after its first ``min_history`` days) and
+all-zero series, summarised per set.
 """
 
 from __future__ import annotations
@@ -208,15 +209,22 @@ def _no_data(store: Any, as_of: date | None) -> str:
     return f"no cost data before {as_of.isoformat()}{since}"
 
 
+#: days of history before the detector judges a daily series: ``min_history`` points, then
+#: two months (to know day-of-month charges; see the detector's docstring)
+WARMUP = DAILY.alert.min_history + (61 if DAILY.baseline.months else 0)
+
+
 def _notes(series: DailySeries) -> list[str]:
     points = np.sum(np.isfinite(series.values), axis=1)
-    short = [i for i in range(len(series)) if points[i] < DAILY.alert.min_history]
-    zero = [i for i in range(len(series))
-            if i not in short and not np.any(np.nan_to_num(series.values[i]) != 0)]
+    nonzero = np.any(np.nan_to_num(series.values) != 0, axis=1)
+    zero = [i for i in range(len(series)) if not nonzero[i]]
+    short = [i for i in range(len(series)) if nonzero[i] and points[i] < WARMUP]
     out = []
     what = ",".join(series.dims) or "total"
-    for idx, text in ((short, f"fewer than {DAILY.alert.min_history} days of history, no "
-                              "alert yet"), (zero, "all zero, nothing to detect")):
+    for idx, text in ((short, f"fewer than {WARMUP} days of history (the detector judges a "
+                              "daily series from two months after its first "
+                              f"{DAILY.alert.min_history} days): no alert yet"),
+                      (zero, "all zero, nothing to detect")):
         if idx:
             names = "; ".join(series.label(i) for i in idx[:5])
             more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
