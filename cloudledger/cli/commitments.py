@@ -107,9 +107,9 @@ class PlanFormat(StrEnum):
     json = "json"
 
 
-PLAN_TABLE = ("scope_key", "currency", "discount", "discount_source", "hourly_commitment",
-              "hourly_cost", "expected_monthly_savings", "utilization_pct", "coverage_pct",
-              "break_even_utilization_pct")
+PLAN_TABLE = ("ledger_id", "scope_key", "currency", "discount", "discount_source",
+              "hourly_commitment", "hourly_cost", "expected_monthly_savings",
+              "utilization_pct", "coverage_pct", "break_even_utilization_pct")
 
 
 @recommend_app.command("commitments")
@@ -130,11 +130,20 @@ def recommend_commitments(
                            "(default: optimize: commitments.purchase: discount)")] = None,
     output_format: Annotated[PlanFormat, typer.Option(
         "--format", "-f", help="table or json")] = PlanFormat.table,
+    record: Annotated[bool, typer.Option(
+        "--record/--no-record", help="keep the chosen plans in the savings ledger (table "
+                                     "recommendations; see `cloudledger savings`)")] = True,
 ) -> None:
     """Commitment purchase plans: Savings Plans per billing account, RIs per instance family
     and region, with utilization, coverage, tranches and usage-drop scenarios."""
     from cloudledger.config import load_settings
-    from cloudledger.optimize.recommenders.commitments import PurchaseOptions, purchase_plans
+    from cloudledger.optimize import ledger
+    from cloudledger.optimize.commitments import data_end
+    from cloudledger.optimize.recommenders.commitments import (
+        PurchaseOptions,
+        purchase_plans,
+        to_recommendations,
+    )
 
     day = parse_day(as_of)
     settings = load_settings(config)
@@ -159,8 +168,16 @@ def recommend_commitments(
                              where="--discount", hint="e.g. --discount 0.28 for 28% off")
         update["discount"] = discount
     opts = opts.model_copy(update=update)
-    st = open_store(store, config=config, read_only=True)
+    st = open_store(store, config=config, read_only=not record)
     plans = purchase_plans(st, opts, as_of=day)
+    if record:  # the savings ledger keeps one choice per account, status kept across runs
+        recs = to_recommendations(plans)
+        ledger.record(st, settings, recs, kinds=["commitments.purchase"],
+                      data_end=data_end(st, day))
+        ids = {r.resource: r.id for r in recs}
+        for p in plans:
+            p["ledger_id"] = ids.get(p["scope_key"])
+    st.close()
     if output_format is PlanFormat.json:
         print_json(plans)
         return

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from cloudledger.config import load_settings
+from cloudledger.optimize import ledger
 from cloudledger.optimize.registry import RECOMMENDERS, run
 from cloudledger.store import Store
 from tests.optimize.test_commitments import WAL, cli, ingest, row, write_focus
@@ -115,6 +116,18 @@ def test_recommender_puts_one_plan_per_account_in_the_ledger(tmp_path: Path) -> 
     assert r.evidence["scope"]["kind"] == "savings_plan"
     assert "would save" in r.evidence["alternative"]
     json.dumps(r.to_dict(), default=str)
+    # the command keeps the chosen plan in the savings ledger, under the same id
+    ps = plans(store)
+    assert by_kind(ps)["savings_plan"]["ledger_id"] == r.id
+    assert by_kind(ps)["reserved_instance"]["ledger_id"] is None  # the alternative
+    s = Store(store, read_only=True)
+    try:
+        (kept,) = ledger.rows(s, kinds=["commitments.purchase"])
+    finally:
+        s.close()
+    assert kept["id"] == r.id and Decimal(kept["monthly_savings"]) == Decimal("1314.00")
+    r2 = cli("recommend", "commitments", "--store", str(store.parent / "none.duckdb"))
+    assert r2.exit_code == 2
 
 
 def test_discount_from_option_then_config_when_billing_has_none(tmp_path: Path) -> None:

@@ -285,8 +285,13 @@ def _render(p: Any, d: float, source: str, start: datetime, step: int,
              description="commitment purchases (Savings Plans per billing account, RIs per "
                          "family and region) sized on your own eligible usage")
 def purchase(ctx: Context, opts: PurchaseOptions) -> list[Recommendation]:
-    plans = [p for p in purchase_plans(ctx.store, opts, as_of=ctx.as_of)
-             if not p["skipped"] and p["expected_monthly_savings"] > 0]
+    return to_recommendations(purchase_plans(ctx.store, opts, as_of=ctx.as_of))
+
+
+def to_recommendations(all_plans: list[dict[str, Any]]) -> list[Recommendation]:
+    """The ledger's findings: per billing account and currency, the Savings Plan or the RI
+    plans, whichever saves more (they cover the same usage)."""
+    plans = [p for p in all_plans if not p["skipped"] and p["expected_monthly_savings"] > 0]
     by_account: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list))
     for p in plans:
