@@ -31,6 +31,15 @@ READERS = [
     ["metrics", "list"],
     ["unit-costs"],
     ["allocate"],
+    ["commitments"],
+    ["recommend", "commitments"],
+    ["recommend", "waste"],
+    ["recommend", "rightsizing"],
+    ["savings"],
+    ["anomalies"],
+    ["forecast"],
+    ["budgets"],
+    ["run"],
 ]
 
 

@@ -54,7 +54,8 @@ def run_job(
             raise InputError(f"--as-of {as_of!r} is not a date", hint="use YYYY-MM-DD") \
                 from None
     steps = tuple(s.strip() for item in (step or []) for s in item.split(",") if s.strip())
-    st = open_store(store, config=config, create=True)
+    # a new store only when there is something to load into it
+    st = open_store(store, config=config, create=bool(settings.run.sources))
     try:
         result = run(st, settings, as_of=day, dry_run=dry_run, steps=steps or STEPS,
                      on_step=lambda s: err.print(
