@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -154,6 +155,13 @@ def test_cli_demo(tmp_path: Path) -> None:
     html = (tmp_path / "r.html").read_text()
     assert html.count("<svg") >= 3 and "BigQuery" in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
+    # Operate and Optimize run too: the injected anomalies are found, the month-end band
+    # is drawn, identified savings are listed by category
+    found = re.search(r"The demo injected (\d+) anomalies; (\d+) found", html)
+    assert found and found.group(1) == found.group(2) != "0", found
+    assert "Month-end forecast" in html and "80%:" in html
+    assert "Identified savings by category" in html and "Anomalies (newest first)" in \
+        result.output
 
 
 def test_demo_files_are_conformant_focus(demo: Any, tmp_path: Path) -> None:

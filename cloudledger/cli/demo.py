@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -83,16 +83,18 @@ def demo(
                   + "; ".join(f"{a['start']} {a['service']}" for a in data.anomalies),
                   highlight=False)
     print_summary(st, metric, output, top)
-    inform(st, data, out_dir, config, showback_report, output)
+    settings = inform(st, data, out_dir, config, showback_report, output)
+    sections = operate(st, settings, data, output) + optimize(st, settings, output)
     html = spend_report(report_data(st, metric=metric), anomalies=data.anomalies,
-                        title="Tailspin Commerce: cloud spend (cloudledger demo)")
+                        title="Tailspin Commerce: cloud spend (cloudledger demo)",
+                        sections=sections)
     path = write_report(report, html)
     (err if output is not OutputFormat.table else out).print(
         f"report: {path.resolve()}", highlight=False)
 
 
 def inform(st: object, data: object, out_dir: Path, config: Path | None, page: Path,
-           output: OutputFormat) -> None:
+           output: OutputFormat) -> Any:
     """The Inform phase on the demo: business metrics, allocation, showback, unit costs."""
     from cloudledger.allocate import allocate
     from cloudledger.analyze.showback import showback
@@ -121,3 +123,69 @@ def inform(st: object, data: object, out_dir: Path, config: Path | None, page: P
                                  "commitment", "credits", "total", "change_pct")}
               for r in sb.rows], output, title=f"Showback {last} (EffectiveCost)")
         out.print(f"showback: {page.resolve()}", highlight=False)
+    return settings
+
+
+def operate(st: Any, settings: Any, data: Any, output: OutputFormat) -> list[str]:
+    """The Operate phase on the demo: anomalies of the total and per account (compared with
+    the injected ones; the root cause names the service) and the month-end forecast of the
+    total; returns the report's sections."""
+    from cloudledger.operate.anomalies import detect_anomalies
+    from cloudledger.operate.forecast import run_forecast
+    from cloudledger.render.operate import anomalies_section, forecast_section
+
+    with progress("detecting anomalies and forecasting the month"):
+        found = detect_anomalies(st, settings, by=[["SubAccountId"]], save=True)
+        fc = run_forecast(st, settings, by=[], horizon="month-end")
+    sections = [anomalies_section(found, data.anomalies)]
+    total = next((r for r in fc.rows if r.get("series") == "total"), None)
+    if fc.result is not None and fc.history is not None and total is not None:
+        uid = next(u for u, meta in fc.series.items() if meta.get("series") == "total"
+                   and meta.get("currency") == total.get("currency"))
+        hist = fc.history[fc.history.unique_id == uid].tail(45)
+        daily = fc.result.daily[fc.result.daily.unique_id == uid].to_dict("records")
+        sections.append(forecast_section(
+            [(d.date() if hasattr(d, "date") else d, float(y))
+             for d, y in zip(hist.ds, hist.y, strict=True)],
+            [{**r, "ds": r["ds"].date() if hasattr(r["ds"], "date") else r["ds"]}
+             for r in daily], total))
+    if output is OutputFormat.table:
+        injected = {(a["start"], a["service"]) for a in data.anomalies}
+        out.print(f"\nanomalies: {len(found)} found (total and per account); injected: "
+                  f"{len(injected)}, listed above", highlight=False)
+        emit([{"first_day": a.first_day,
+               "scope": ", ".join(f"{k}={v}" for k, v in a.dimensions.items()) or "total",
+               "expected": a.expected, "actual": a.actual, "impact": a.impact,
+               "severity": a.severity,
+               "top_cause": f"{a.root_cause[0].dimension}={a.root_cause[0].value}"
+               if a.root_cause else None} for a in found[:10]], output,
+             title="Anomalies (newest first)")
+        if total is not None:
+            out.print(f"forecast {total['month']}: {total['month_total']:,} "
+                      f"{total['currency']} at month end (80%: {total['lo80']:,} to "
+                      f"{total['hi80']:,}); {total['actual_to_date']:,} so far",
+                      highlight=False)
+    return sections
+
+
+def optimize(st: Any, settings: Any, output: OutputFormat) -> list[str]:
+    """The Optimize phase on the demo: waste and commitment recommendations into the
+    savings ledger; identified savings by category as % of spend."""
+    from cloudledger.optimize import ledger
+    from cloudledger.optimize.registry import RECOMMENDERS, run
+    from cloudledger.render.operate import savings_section
+
+    with progress("looking for savings"):
+        names = ["waste", "commitments"]
+        recs = run(st, settings, names=names, as_of=None)
+        kinds = [k for k in RECOMMENDERS.load()
+                 if any(k == n or k.startswith(n + ".") for n in names)]
+        ledger.record(st, settings, recs, kinds=kinds)
+        sv = ledger.savings(st, settings)
+    totals = [r for r in sv.identified if r[sv.by] == "total"]
+    if output is OutputFormat.table:
+        emit([{"category": r["category"], "currency": r["currency"],
+               "findings": r["findings"], "monthly_savings": r["monthly_savings"],
+               "savings_pct": r["savings_pct"]} for r in totals], output,
+             title=f"Identified savings by category (% of {sv.month} spend)")
+    return [savings_section(totals)]

@@ -95,7 +95,7 @@ def _daily(days: Sequence[date], series: Mapping[str, Sequence[float]],
 
 
 def spend_report(data: s.ReportData, *, title: str = "Cloud spend",
-                 anomalies: Sequence[dict[str, Any]] = ()) -> str:
+                 anomalies: Sequence[dict[str, Any]] = (), sections: Sequence[str] = ()) -> str:
     """The whole report as an HTML string, drawn from ``summary.report_data(store)``."""
     ov, metric, top = data.overview, data.metric, data.top
     last_day = ov.last_day - timedelta(days=1) if ov.last_day else None
@@ -181,7 +181,7 @@ def spend_report(data: s.ReportData, *, title: str = "Cloud spend",
                 ["provider", "currency", "tagged", "untagged", "coverage"]),
                 note="Rows whose Tags carry a team or owner key (any case). Allocation "
                      "(`cloudledger allocate`) assigns the rest through rules and pools."),
-            ]
+            *sections]
     return page(title, f"{metric} in {cur}, {ov.first_day} to {last_day}" + (
         f"; charts in {cur}, the tables in every currency ({', '.join(others)} too)"
         if others else "") + ("; * partial month" if any(m["partial"] for m in months)
