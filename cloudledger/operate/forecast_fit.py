@@ -36,6 +36,8 @@ CV_STEP = 7
 CV_TRAIN_MIN = 56
 CV_MIN = CV_TRAIN_MIN + CV_H
 MAX_WINDOWS = 12
+#: Backtest fits see at most this many days (the final fit sees all): halves the cost.
+CV_INPUT: int | None = None
 #: Backtest windows across all series per call: fewer windows per series when there are
 #: many series (the pooled calibration then has plenty of samples anyway).
 WINDOW_BUDGET = 2000
@@ -193,7 +195,7 @@ def select(df: pd.DataFrame, lengths: pd.Series, candidates: Sequence[str],
         sf = _sf(candidates, len(ids), n_jobs)
         with _quiet():
             cv = sf.cross_validation(df=part, h=CV_H, n_windows=w, step_size=CV_STEP,
-                                     level=[80], refit=False)
+                                     level=[80], refit=False, input_size=CV_INPUT)
         err = cv[list(candidates)].sub(cv["y"], axis=0).abs()
         err["unique_id"] = cv["unique_id"].to_numpy()
         mae = err.groupby("unique_id").mean()

@@ -38,7 +38,9 @@ current quarter (a row per month and one ``kind == "quarter"`` row). ``12m``: th
 month and the 11 after it (a row per month and one ``kind == "12m"`` row). Month rows have
 ``period`` "YYYY-MM" and ``kind == "month"``.
 
-Models (``forecast_fit``): per series by history length (zero series -> zeros; < 14 days ->
+Models (``forecast_fit``): candidates ``models`` (default ``DEFAULT_MODELS``: MSTL, AutoETS,
+SeasonalNaive; ``FAST_MODELS`` when a call has more than ``FAST_ABOVE`` series). Per series
+by history length (zero series -> zeros; < 14 days ->
 HistoricAverage; < 28 -> SeasonalNaive(7); < 84 -> the first candidate unselected; else
 every candidate is backtested and the lowest daily MAE wins). Every such fallback leaves a
 note in ``series.notes``.
@@ -63,10 +65,15 @@ import pandas as pd
 
 from cloudledger.operate import forecast_fit as ff
 
-__all__ = ["DEFAULT_MODELS", "HORIZONS", "Forecast", "backtest", "forecast", "horizon_end",
-           "prepare", "with_total"]
+__all__ = ["DEFAULT_MODELS", "FAST_MODELS", "HORIZONS", "Forecast", "backtest", "forecast",
+           "horizon_end", "prepare", "with_total"]
 
 DEFAULT_MODELS: tuple[str, ...] = ("MSTL", "AutoETS", "SeasonalNaive")
+#: Candidates when a call has more than ``FAST_ABOVE`` series and no ``models``: AutoETS
+#: doubles the cost (two fits per series: backtest and final), so 1,000 series would not fit
+#: in a minute on 2 cores; measured accuracy of both sets in docs/accuracy.md.
+FAST_MODELS: tuple[str, ...] = ("MSTL", "SeasonalNaive")
+FAST_ABOVE = 300
 HORIZONS = ("month-end", "quarter-end", "12m")
 #: Models see at most this many recent days (None: all).
 TRAIN_DAYS: int | None = None
@@ -163,14 +170,20 @@ def _steps(steps: pd.DataFrame | None) -> list[Any]:
 
 
 def forecast(df: pd.DataFrame, horizon: str = "month-end", *, last_day: date | None = None,
-             steps: pd.DataFrame | None = None, models: Sequence[str] = DEFAULT_MODELS,
+             steps: pd.DataFrame | None = None, models: Sequence[str] | None = None,
              n_jobs: int | None = None, train_days: int | None = TRAIN_DAYS) -> Forecast:
     """Forecast every series of ``df`` (unique_id, ds, y) through ``horizon``; see the
     module docstring."""
     end = horizon_end(last_day or pd.Timestamp(df["ds"].max()).date(), horizon)
+    adjusted, raw, notes, last = prepare(df, last_day, steps)
+    if models is None:
+        models = DEFAULT_MODELS if len(notes) <= FAST_ABOVE else FAST_MODELS
+        if models is FAST_MODELS:
+            for n in notes.values():
+                n.append(f"more than {FAST_ABOVE} series: candidates "
+                         f"{', '.join(FAST_MODELS)} only")
     for m in models:
         ff.make_model(m)
-    adjusted, raw, notes, last = prepare(df, last_day, steps)
     h = (end - last).days
     fitted = ff.fit(adjusted, h, list(models), n_jobs, train_days)
     daily = fitted.daily.sort_values(["unique_id", "ds"], ignore_index=True)
