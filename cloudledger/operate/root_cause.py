@@ -164,7 +164,7 @@ def contributors(store: Any, sources: Sequence[tuple[str, Sequence[str]]], *,
                      f"DOUBLE), 0) + COALESCE(SUM(b2), 0)))")
             selects.append(
                 f"SELECT * FROM (SELECT {literal(dim)} AS dimension, {col} AS value, "
-                f"SUM(a1) AS a1, SUM(a2) AS a2, SUM(b1) AS b1, SUM(b2) AS b2 FROM "
+                f"SUM(a1) AS sum_a1, SUM(a2) AS sum_a2, SUM(b1) AS sum_b1, SUM(b2) AS sum_b2 FROM "
                 f"{ident(name)} GROUP BY {col} ORDER BY {score} DESC LIMIT {2 * top}) AS "
                 f"{ident(name + '_' + dim)}")
     if not selects:
@@ -175,8 +175,8 @@ def contributors(store: Any, sources: Sequence[tuple[str, Sequence[str]]], *,
          *LAST])}
     found: list[tuple[Contributor, float, bool, int]] = []
     for r in result:
-        actual = _money(r["a1"]) + _money(r["a2"])
-        base_v = _money(r["b1"]) + _money(r["b2"])
+        actual = _money(r["sum_a1"]) + _money(r["sum_a2"])
+        base_v = _money(r["sum_b1"]) + _money(r["sum_b2"])
         exp_v = (k * base_v).quantize(Q)
         imp = actual - exp_v
         share = round(float(imp / impact * 100), 2) if impact != 0 else None

@@ -353,3 +353,18 @@ def test_demo_injected_anomalies_found_with_their_service(demo: Any) -> None:
     # at 40k rows an account has few resources: a resource starting or resizing moves its
     # account's cost, and counts here as a false alarm (precision 8/13 with seed 7)
     assert unmatched <= len(found) // 2, [(a.first_day, a.scope) for a in found]
+
+
+# ------------------------------------------------------------------ Spark
+@pytest.mark.spark
+def test_spark_same_anomaly_and_state(spark_db: Any, settings: Settings) -> None:
+    """The series and root-cause SQL transpile to Spark; state writes build-then-swap."""
+    st = Store(spark=spark_db)
+    make_focus(st, company(spikes={("Database", SPIKE_DAY): Decimal("400")}))
+    found = detect_anomalies(st, settings)
+    assert [a.first_day for a in found] == [SPIKE_DAY]
+    assert (found[0].root_cause[0].dimension, found[0].root_cause[0].value) == (
+        "ServiceName", "Database")
+    set_status(st, found[0].id, "acknowledged")
+    again = detect_anomalies(st, settings)
+    assert [(a.id, a.status, a.new) for a in again] == [(found[0].id, "acknowledged", False)]
