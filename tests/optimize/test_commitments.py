@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ def stores(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> dict[
     return out
 
 
+#: the workshop CUR's data ends with October 2018
+DATA_END = datetime(2018, 11, 1)
+
+
 # --- AWS CUR Parquet (RIs) ----------------------------------------------------------------
 
 def test_aws_cur_parquet_per_reservation_matches_native_columns(
@@ -75,10 +80,11 @@ def test_aws_cur_parquet_per_reservation_matches_native_columns(
           + reservation_unused_recurring_fee) FILTER (WHERE {FEE}),
       sum(TRY_CAST(reservation_unused_quantity AS DOUBLE)) FILTER (WHERE {FEE}),
       sum(TRY_CAST(reservation_total_reserved_units AS DOUBLE)) FILTER (WHERE {FEE}),
-      sum(line_item_unblended_cost) FILTER (WHERE {FEE})
+      sum(line_item_unblended_cost) FILTER (WHERE {FEE}),
+      max(NULLIF(reservation_end_time, ''))
     FROM '{p}' WHERE reservation_reservation_a_r_n <> '' GROUP BY 1""")
     assert len(nat) == len(rows) == 9
-    for arn, used, pod, unused, unused_q, units, fee in nat:
+    for arn, used, pod, unused, unused_q, units, fee, end in nat:
         r = rows[arn]
         assert abs(dec(r["used_cost"]) - dec(used)) < TOL
         assert abs(dec(r["covered_list_cost"]) - dec(pod)) < TOL
@@ -89,7 +95,9 @@ def test_aws_cur_parquet_per_reservation_matches_native_columns(
         assert r["utilization_pct"] == pytest.approx(float(100 * dec(used) / total), abs=0.006)
         assert r["utilization_quantity_pct"] == pytest.approx(
             100 * (1 - (unused_q or 0) / units), abs=0.006)
-        assert r["status"] == "active" and r["end"] is None and r["expires_in_days"] is None
+        # the CUR's reservation/EndTime (x_CommitmentDiscountEnd): days from the data's end
+        assert r["status"] == "active" and r["end"] == end[:19]
+        assert r["expires_in_days"] == (datetime.fromisoformat(end[:10]) - DATA_END).days
     # one reservation bought but never used: 0% utilized, its whole cost unused
     idle = [r for r in rows.values() if r["used_cost"] == "0.00"]
     assert len(idle) == 1 and idle[0]["utilization_pct"] == 0

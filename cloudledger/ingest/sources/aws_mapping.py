@@ -78,7 +78,10 @@ ALIASES = {
     "ri_units": "reservation/TotalReservedUnits", "ri_unused_qty": "reservation/UnusedQuantity",
     "sp_arn": "savingsPlan/SavingsPlanARN", "sp_eff": "savingsPlan/SavingsPlanEffectiveCost",
     "sp_total": "savingsPlan/TotalCommitmentToDate", "sp_used": "savingsPlan/UsedCommitment",
+    "ri_end": "reservation/EndTime", "sp_end": "savingsPlan/EndTime",
 }
+#: the commitment's end (text as the CUR writes it) on its rows, for expirations
+COMMITMENT_END = "x_CommitmentDiscountEnd"
 
 
 def _text(f: Fields, name: str) -> str:
@@ -407,6 +410,9 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
             out[x] = "CASE WHEN part = 'unused' THEN id || ':unused' ELSE id END"
         elif x in x_alias:
             out[x] = x_alias[x]
+        elif x == COMMITMENT_END:
+            out[x] = ("CASE WHEN cid IS NOT NULL THEN nullif(CASE WHEN cid = sp_arn THEN "
+                      "sp_end ELSE ri_end END, '') END")
         elif x in cost_categories(f, cc_keys):
             out[x] = quote(x)
         else:
@@ -416,7 +422,7 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
 
 
 def x_columns_of(f: Fields, cc_keys: list[str] | None = None) -> list[str]:
-    return list(X_COLUMNS.values()) + list(cost_categories(f, cc_keys))
+    return [*X_COLUMNS.values(), COMMITMENT_END, *cost_categories(f, cc_keys)]
 
 
 def _native(f: Fields, name: str) -> str:
