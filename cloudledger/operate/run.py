@@ -5,8 +5,8 @@
 - ingest: the files under ``run.sources`` (directories or globs); a file whose bytes are
   already loaded is skipped (sha256), so a rerun loads nothing twice.
 - allocate: when something was loaded, or the store has no ``allocated`` table yet.
-- anomalies: the total and every dimension set of ``anomalies.by``; found anomalies are
-  stored with their state, and only open ones become alerts.
+- anomalies: the total and every dimension set of ``anomalies.by``, for anomalies that
+  started in the last 7 days of data; stored with their state; open ones become alerts.
 - forecast: the ``run.horizon`` forecast of the total (in the step's logged detail).
 - budgets: every budget of ``budgets:``; crossed thresholds become alerts.
 - notify: every alert to every channel of ``notify:``, each at most once (the
@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +135,12 @@ def _anomalies(ctx: _Ctx) -> dict[str, Any]:
     by = [s for s in ctx.settings.anomalies.by
           if "allocated" in ctx.store.tables() or not any(
               d in ctx.settings.owners.dimensions for d in s)]
+    # alert on what started in the last week of data, not on the whole history
+    last = ctx.store.engine.fetch("SELECT CAST(max(ChargePeriodStart) AS DATE) AS d "
+                                  "FROM focus")[0]["d"]
+    end = min(d for d in (last, ctx.as_of) if d is not None)
     found = anomalies.detect_anomalies(ctx.store, ctx.settings, by=by, as_of=ctx.as_of,
-                                       save=not ctx.dry_run)
+                                       save=not ctx.dry_run, since=end - timedelta(days=7))
     open_ = [a for a in found if getattr(a, "status", "open") == "open"]
     ctx.alerts += anomalies.to_alerts(open_)
     return {"anomalies": len(found), "open": len(open_)}
