@@ -173,8 +173,9 @@ def savings(store: Any, settings: Any, *, by: str | None = None) -> Savings:
     ``__unallocated__`` and spend is focus's.
 
     Realized, per billing month and currency: ``negotiated`` = sum(ListCost -
-    ContractedCost) and ``commitments`` = sum(ContractedCost - EffectiveCost) over usage rows
-    that carry all three; ``accepted`` = for each accepted finding, from the first month
+    ContractedCost) over usage rows that carry all three; ``commitments`` = sum(ContractedCost
+    - EffectiveCost) over usage covered by a commitment minus the commitments' unused cost;
+    ``accepted`` = for each accepted finding, from the first month
     that starts after the data it was accepted on: its resource's monthly cost before
     (the 30 days before acceptance, as a month) minus its cost that month (scaled to a whole
     month when the month is partly covered), at least 0 and at most the finding's
@@ -232,12 +233,17 @@ def _realized(store: Any, cov: dict[Any, Any]) -> list[dict[str, Any]]:
     import ibis
 
     f = store.focus
-    u = f.filter((f.ChargeCategory == "Usage") & f.ListCost.notnull()
-                 & f.ContractedCost.notnull() & f.EffectiveCost.notnull())
+    u = f.filter(f.ChargeCategory == "Usage")
+    priced = u.ListCost.notnull() & u.ContractedCost.notnull() & u.EffectiveCost.notnull()
+    # commitment savings: covered usage below its contracted price, net of the commitments'
+    # unused cost (spot, free tier and other uncommitted discounts are not commitments')
+    unused = u.CommitmentDiscountStatus.fill_null("") == "Unused"
+    covered = priced & u.CommitmentDiscountId.notnull() & ~unused
     q = u.group_by(month=u.BillingPeriodStart, currency=u.BillingCurrency).aggregate(
-        negotiated=(u.ListCost - u.ContractedCost).sum(),
-        commitments=(u.ContractedCost - u.EffectiveCost).sum(),
-        spend=u.EffectiveCost.sum())
+        negotiated=(u.ListCost - u.ContractedCost).sum(where=priced),
+        commitments=(u.ContractedCost - u.EffectiveCost).sum(where=covered).fill_null(0)
+        - u.EffectiveCost.sum(where=unused).fill_null(0),
+        spend=u.EffectiveCost.sum(where=priced))
     out: dict[tuple[Any, str], dict[str, Any]] = {}
     for r in store.execute(q).to_pylist():
         out[(r["month"].replace(tzinfo=None), r["currency"])] = {

@@ -336,3 +336,21 @@ def test_errors_and_other_formats(tmp_path: Path) -> None:
     assert r.exit_code == 0 and r.stdout.splitlines()[0].startswith("section,")
     r = cli("commitments", "--store", str(store))
     assert r.exit_code == 0 and "ri-idle" in r.stdout
+
+
+def test_realized_commitment_savings_equal_the_report(stores: dict[str, Path]) -> None:
+    """The savings ledger's realized commitment savings (covered usage below its contracted
+    price, net of unused) are the commitments report's savings: 56.77 on the workshop CUR,
+    not the 41.72 that counting spot and free-tier rows gave."""
+    from cloudledger.config import Settings
+    from cloudledger.optimize.ledger import savings
+    from cloudledger.store import Store
+
+    rep = report(stores[WAL])
+    st = Store(stores[WAL], read_only=True)
+    try:
+        realized = savings(st, Settings()).realized
+    finally:
+        st.close()
+    assert [r["commitment_savings"] for r in realized] == [
+        Decimal(rep["totals"][0]["savings"])]

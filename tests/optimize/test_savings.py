@@ -6,7 +6,8 @@ Hand-computed:
 - March spend of team mobile: vol-orphan 0.5 * 28 + i-dev 1 * 28 + i-devsched 1 * 20
   weekdays = 62; its waste finding vol-orphan 15.21875 -> 24.55 %.
 - March rate savings: i-run ListCost 2.5, ContractedCost 2.2, EffectiveCost 2 a day:
-  negotiated 0.3 * 28 = 8.4, commitments 0.2 * 28 = 5.6.
+  negotiated 0.3 * 28 = 8.4; commitments 0: the 0.2 a day below the contracted price is on
+  a row no commitment covers (no CommitmentDiscountId), so it is not a commitment's saving.
 - vol-orphan accepted on data ending 2026-03-29: baseline = the 30 days before (28 days *
   0.5 = 14) * 30.4375 / 30 = 14.204166...; April cost 9 * 0.5 = 4.5 (April fully
   covered by i-run) -> realized 9.704166666667 (below the finding's 15.21875).
@@ -104,7 +105,7 @@ def test_realized_trend_with_accepted_finding(ledger_store: Any) -> None:
         st.close()
     months = {r["month"]: r for r in report.realized}
     assert months["2026-03"]["negotiated_savings"] == Decimal("8.4")
-    assert months["2026-03"]["commitment_savings"] == Decimal("5.6")
+    assert months["2026-03"]["commitment_savings"] == 0
     assert months["2026-03"]["accepted_savings"] == 0
     assert months["2026-04"]["accepted_savings"] == Decimal("9.704166666667")
     assert months["2026-04"]["accepted_findings"] == 1
