@@ -9,7 +9,6 @@ call commits together or not at all.
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -205,24 +204,12 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
         frames[0].warnings[:0] = skipped
     elif skipped:
         raise NothingToLoad(skipped)
-    load = functools.partial(store.load_all, dry_run=dry_run, allow_bad_rows=allow_bad_rows,
-                             incremental=incremental)
-    try:
-        return load(frames)
+    try:  # a frame the engine rejects is read again its slower way (Frame.fallback)
+        return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows,
+                              incremental=incremental)
     except CloudledgerError:
         raise
     except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
-        if not any(f.fallback for f in frames):
-            raise explain_engine_error(store, frames, Exception(str(e))) from e
-    # a fast path met a value it cannot take: read those files the lenient way
-    frames = [f.fallback() if f.fallback else f for f in frames]
-    if skipped:
-        frames[0].warnings[:0] = skipped
-    try:
-        return load(frames)
-    except CloudledgerError:
-        raise
-    except ENGINE_ERRORS as e:
         raise explain_engine_error(store, frames, Exception(str(e))) from e
 
 

@@ -43,7 +43,12 @@ def text(col: ir.Value) -> ir.StringValue:
     # OR'd equalities, not IN: DuckDB plans an IN list of 4+ values as a join, which costs
     # seconds and memory per column on wide files.
     is_null_token = functools.reduce(operator.or_, [s == token for token in NULL_TOKENS])
-    return ibis.cases((is_null_token, ibis.null("string")), else_=s)
+    # no token is longer than 4 characters: most values skip the five comparisons
+    return ibis.cases((s.length() > _LONGEST_TOKEN, s), (is_null_token, ibis.null("string")),
+                      else_=s)
+
+
+_LONGEST_TOKEN = max(len(t) for t in NULL_TOKENS)
 
 
 #: Most amounts fit 18 digits (< 1e6 with 12 decimals): an int64-backed decimal parses them

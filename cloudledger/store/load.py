@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -66,19 +67,63 @@ def scope_exprs(incremental: bool) -> list[str]:
     return [PROVIDER, ACCOUNT, q("BillingPeriodStart")] + ([DAY] if incremental else [])
 
 
+class Recheck(Exception):
+    """A frame's checks on its inserted rows found something that only its fallback (the
+    full check pass) can report: the load rolls back and is tried again with it."""
+
+
+@dataclass
+class VerifiedFrame(Frame):
+    """A frame whose rows are checked inside the load, after they are inserted.
+
+    ``rows`` fail (an engine error) on a value the fast path does not take, and
+    ``verify(store, inserted)`` returns the source totals of the inserted rows or raises
+    ``Recheck``; either way the load rolls back and runs again with ``fallback()``, the
+    frame read the checked way. ``totals`` is the lazy, independent form used when the
+    frame is loaded without ``verify``."""
+
+    verify: Callable[[Any, ir.Table], ir.Table] | None = None
+
+
 def load_all(store: Store, frames: list[Frame], *, dry_run: bool = False,
              allow_bad_rows: bool = False, incremental: bool = False) -> list[LoadReport]:
     """Load frames in one transaction, each replacing the scopes it carries, reconciled.
 
     Any error (bad value, reconciliation mismatch, interruption) rolls everything back.
+    A frame with a ``fallback`` that the engine rejects (or a ``VerifiedFrame`` whose
+    checks ask for it) is read again that way and the load tried again.
     """
-    for frame in frames:
-        check_quarantine(store, frame, allow_bad_rows)
     if store.is_spark:
+        for frame in frames:
+            check_quarantine(store, frame, allow_bad_rows)
         from cloudledger.store.spark_load import load_all_spark
 
         return load_all_spark(store, frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows,
                               incremental=incremental)
+    import duckdb
+
+    while True:
+        for frame in frames:
+            check_quarantine(store, frame, allow_bad_rows)
+        try:
+            return _load_all(store, frames, dry_run, allow_bad_rows, incremental)
+        except (Recheck, duckdb.Error) as e:
+            if isinstance(e, duckdb.InterruptException) or not any(f.fallback for f in frames):
+                raise
+        frames = [_fall_back(f) for f in frames]
+
+
+def _fall_back(frame: Frame) -> Frame:
+    if frame.fallback is None:
+        return frame
+    again = frame.fallback()
+    # warnings the caller added (skipped files) stay first
+    again.warnings[:0] = [w for w in frame.warnings if w not in again.warnings]
+    return again
+
+
+def _load_all(store: Store, frames: list[Frame], dry_run: bool, allow_bad_rows: bool,
+              incremental: bool) -> list[LoadReport]:
     first_id = store.next_ingest_id()
     with store.transaction() as tx:
         # schema changes (new x_ columns) first: DuckDB cannot ALTER a table it has
@@ -119,6 +164,8 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
     if rows == 0 and frame.quarantined is None:
         raise InputError("the file has a header but no data rows", where=files_of(frame),
                          hint="export a period that has charges; nothing was loaded")
+    if isinstance(frame, VerifiedFrame) and frame.verify is not None:
+        frame.totals = frame.verify(store, new)  # or Recheck: read the checked way
     quarantined = 0
     if frame.quarantined is not None and allow_bad_rows:
         qt = frame.quarantined.mutate(ingest_id=ibis.literal(ingest_id, "int64"))

@@ -21,6 +21,7 @@ from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import parse, source_total, text, timestamp, union_all
 from cloudledger.ingest.registry import Options, Sniff, register
 from cloudledger.store import Frame
+from cloudledger.store.load import VerifiedFrame
 
 
 def looks_like_focus(sniff: Sniff) -> bool:
@@ -122,7 +123,7 @@ NULL_SPELLINGS = ("NULL", "")
 def read(store: Any, paths: list[Path], options: Options) -> Frame:
     if store.is_spark:
         return read_focus(store, paths, fast=False)
-    return read_checked(store, paths, options)
+    return read_fast(store, paths, options) or read_checked(store, paths, options)
 
 
 def _sources(paths: list[Path]) -> tuple[list[checks.Source], set[str], list[str]]:
@@ -152,6 +153,23 @@ def _sources(paths: list[Path]) -> tuple[list[checks.Source], set[str], list[str
     if parquets:
         out.append(checks.Source("parquet", parquets, pq_columns))
     return out, versions, warnings
+
+
+def read_fast(store: Any, paths: list[Path], options: Options) -> Frame | None:
+    """FOCUS rows of ``paths`` loaded in one pass and checked inside the load
+    (``checked.fast_rows``, ``checked.verify``); anything those do not take rolls the load
+    back and reads the files with ``read_checked``. None where a column's type rules the
+    fast path out."""
+    sources, versions, warnings = _sources(paths)
+    parts = [checked.fast_rows(store, src) for src in sources]
+    if any(p is None for p in parts):
+        return None
+    rows = union_all([p for p in parts if p is not None])
+    columns = list(dict.fromkeys(c for src in sources for c in src.columns))
+    return VerifiedFrame(
+        "focus", paths, rows, checked.fast_totals(rows), version=max(versions),
+        warnings=warnings, verify=lambda st, new: checked.verify(st, new, columns),
+        fallback=lambda: read_checked(store, paths, options))
 
 
 def read_checked(store: Any, paths: list[Path], options: Options) -> Frame:
