@@ -109,6 +109,19 @@ def from_env(env: Mapping[str, str], name: str, what: str, where: str) -> str:
     return value
 
 
+def channel_url(config: Any, env: Mapping[str, str], kind: str, what: str,
+                example: str) -> tuple[str, str]:
+    """(the channel's http(s) URL from ``url_env`` or ``url``, where it is configured)."""
+    where = f"notify.channels (type: {kind})"
+    if config.url_env:
+        url = from_env(env, config.url_env, what, where)
+    elif config.url:
+        url = config.url
+    else:
+        raise InputError(f"a {kind} channel needs url or url_env", where=where, hint=example)
+    return http_url(url, where), where
+
+
 def http_url(url: str, where: str) -> str:
     """``url`` if it is an http(s) URL with a host, else an InputError that does not print it."""
     parts = urllib.parse.urlsplit(url.strip())

@@ -16,13 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudledger.config.operate import SlackChannel
-from cloudledger.errors import InputError
 from cloudledger.operate.alerts import Alert, display
 from cloudledger.operate.notify._base import (
     Channel,
     channel_id,
-    from_env,
-    http_url,
+    channel_url,
     masked_url,
     post,
     register,
@@ -49,15 +47,9 @@ class Slack(Channel):
 
     def __init__(self, config: SlackChannel, env: Mapping[str, str]) -> None:
         super().__init__(config, env)
-        where = "notify.channels (type: slack)"
-        if config.url_env:
-            url = from_env(env, config.url_env, "the Slack webhook URL", where)
-        elif config.url:
-            url = config.url
-        else:
-            raise InputError("a slack channel needs url or url_env", where=where,
-                             hint="url_env: CL_SLACK_URL (keeps the webhook URL out of git)")
-        self.url = http_url(url, where)
+        self.url, _ = channel_url(
+            config, env, "slack", "the Slack webhook URL",
+            "url_env: CL_SLACK_URL (keeps the webhook URL out of git)")
         self.target = masked_url(self.url)
         self.id = channel_id("slack", self.url)
         parts = self.url.split("/", 3)

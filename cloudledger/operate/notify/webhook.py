@@ -27,13 +27,12 @@ from typing import Any
 
 from cloudledger import encode
 from cloudledger.config.operate import WebhookChannel
-from cloudledger.errors import InputError
 from cloudledger.operate.alerts import Alert
 from cloudledger.operate.notify._base import (
     Channel,
     channel_id,
+    channel_url,
     from_env,
-    http_url,
     masked_url,
     now_utc,
     post,
@@ -61,15 +60,8 @@ class Webhook(Channel):
 
     def __init__(self, config: WebhookChannel, env: Mapping[str, str]) -> None:
         super().__init__(config, env)
-        where = "notify.channels (type: webhook)"
-        if config.url_env:
-            url = from_env(env, config.url_env, "the webhook URL", where)
-        elif config.url:
-            url = config.url
-        else:
-            raise InputError("a webhook channel needs url or url_env", where=where,
-                             hint="url: https://... or url_env: CL_HOOK_URL")
-        self.url = http_url(url, where)
+        self.url, where = channel_url(config, env, "webhook", "the webhook URL",
+                                      "url: https://... or url_env: CL_HOOK_URL")
         self.secret = (from_env(env, config.secret_env, "the webhook signing secret", where)
                        if config.secret_env else None)
         self.headers = dict(config.headers)
