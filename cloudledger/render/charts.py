@@ -92,6 +92,20 @@ def _axes(ticks: list[float], lo: float, hi: float, left: int, top: int, plot_w:
     return out, y_of
 
 
+def svg_open(width: int, height: int) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" style="{FONT}">')
+
+
+def y_grid(ticks: Sequence[float], left: int, plot_w: int,
+           y: Callable[[float], float]) -> list[str]:
+    """Horizontal grid lines with compact value labels at ``ticks``."""
+    return [f'<line x1="{left}" x2="{left + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+            f'stroke="#e3e3e3"/><text x="{left - 6}" y="{y(t) + 4:.1f}" '
+            f'font-size="11" fill="#555" text-anchor="end">{compact(t)}</text>'
+            for t in ticks]
+
+
 def _x_labels(labels: Sequence[str], xs: list[float], y: float, plot_w: float,
               rotate: bool = False) -> list[str]:
     """Labels under the x axis: every one turned -35 degrees (``rotate``), or level and

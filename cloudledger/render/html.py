@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudledger.analyze import summary as s
-from cloudledger.render.charts import FONT, bar_chart, color, compact, nice_ticks
+from cloudledger.render.charts import FONT, bar_chart, color, compact, nice_ticks, svg_open, y_grid
 from cloudledger.render.page import card, cards, money, page, pct, section, table
 
 
@@ -57,12 +57,7 @@ def _daily(days: Sequence[date], series: Mapping[str, Sequence[float]],
     def y(v: float) -> float:
         return top + plot_h - v / hi * plot_h
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" style="{FONT}">']
-    for t in ticks:
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
-                     f'stroke="#e3e3e3"/><text x="{left - 6}" y="{y(t) + 4:.1f}" '
-                     f'font-size="11" fill="#555" text-anchor="end">{compact(t)}</text>')
+    parts = [svg_open(width, height), *y_grid(ticks, left, plot_w, y)]
     for k, a in enumerate(marks):
         i0 = index.get(date.fromisoformat(a["start"]))
         i1 = index.get(date.fromisoformat(a["end"]))

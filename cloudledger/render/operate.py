@@ -9,7 +9,7 @@ from datetime import date
 from html import escape
 from typing import Any
 
-from cloudledger.render.charts import FONT, compact, nice_ticks
+from cloudledger.render.charts import nice_ticks, svg_open, y_grid
 from cloudledger.render.page import money, section, table
 
 
@@ -74,12 +74,7 @@ def _band_chart(history: Sequence[tuple[date, float]], daily: Sequence[dict[str,
     def y(v: float) -> float:
         return top + plot_h - (v - lo) / ((hi - lo) or 1) * plot_h
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" style="{FONT}">']
-    for t in ticks:
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
-                     f'stroke="#e3e3e3"/><text x="{left - 6}" y="{y(t) + 4:.1f}" '
-                     f'font-size="11" fill="#555" text-anchor="end">{compact(t)}</text>')
+    parts = [svg_open(width, height), *y_grid(ticks, left, plot_w, y)]
     start = len(history)
     for lo_i, hi_i, fill in ((4, 5, "#c7d7fe"), (2, 3, "#84a9ff")):
         upper = [f"{x(start + i):.1f},{y(r[hi_i]):.1f}" for i, r in enumerate(fc)]

@@ -149,6 +149,14 @@ def window(ctx: Context, t: ir.Table, days: int) -> Window | None:
     return Window(start, end) if end > start else None
 
 
+def usage_window(ctx: Context, days: int) -> tuple[ir.Table, Window] | None:
+    """Usage rows (``usage``) and the last ``days`` of them (``window``); None when the
+    store has no usage before ``ctx.as_of``: every waste rule starts here."""
+    t = usage(ctx)
+    w = window(ctx, t, days)
+    return None if w is None else (t, w)
+
+
 def in_window(t: ir.Table, w: Window) -> ir.BooleanValue:
     return (t.ChargePeriodStart >= w.start) & (t.ChargePeriodStart < w.end)
 

@@ -50,8 +50,7 @@ from cloudledger.optimize.recommenders.waste_base import (
     in_window,
     money,
     text,
-    usage,
-    window,
+    usage_window,
 )
 from cloudledger.optimize.registry import Context, Recommendation, recommender
 
@@ -102,10 +101,9 @@ class ScheduleOptions(WasteOptions):
                          "current one costs less)")
 def previous_generation(ctx: Context, opts: PreviousGenOptions) -> list[Recommendation]:
     table = SUCCESSORS | opts.successors
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     t = t.filter(in_window(t, w) & t.ResourceId.notnull()
                  & t.ConsumedUnit.lower().fill_null("").re_search(HOURS))
     name = (column(t, "x_UsageType").fill_null("") + " " + t.SkuId.fill_null("") + " "
@@ -145,10 +143,9 @@ def previous_generation(ctx: Context, opts: PreviousGenOptions) -> list[Recommen
 @recommender("waste.weekend-schedule", category="schedule", options=ScheduleOptions,
              description="non-production resources that run all weekend")
 def weekend_schedule(ctx: Context, opts: ScheduleOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     weekdays, weekend_days = w.calendar()
     if not weekdays or not weekend_days:
         return []

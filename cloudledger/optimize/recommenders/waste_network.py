@@ -52,8 +52,7 @@ from cloudledger.optimize.recommenders.waste_base import (
     in_window,
     money,
     text,
-    usage,
-    window,
+    usage_window,
 )
 from cloudledger.optimize.registry import Context, Recommendation, recommender
 
@@ -77,10 +76,9 @@ class HotspotOptions(WasteOptions):
 @recommender("waste.idle-load-balancer", category="waste", options=IdleLBOptions,
              description="load balancers billed by the hour with (almost) no traffic")
 def idle_load_balancer(ctx: Context, opts: IdleLBOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     t = t.filter(in_window(t, w) & t.ResourceId.notnull())
     lbs = t.filter(t.kind == "lb_hours").select(rid=t.ResourceId).distinct()
     rows = t.semi_join(lbs, t.ResourceId == lbs.rid)
@@ -120,10 +118,9 @@ def idle_load_balancer(ctx: Context, opts: IdleLBOptions) -> list[Recommendation
 @recommender("waste.idle-public-ip", category="waste", options=WasteOptions,
              description="public IP addresses billed while attached to nothing")
 def idle_public_ip(ctx: Context, opts: WasteOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     t = t.filter(in_window(t, w) & (t.kind == "idle_ip"))
     key = t.ResourceId.fill_null(ibis.literal("").concat(
         t.account.fill_null("?"), "/", t.RegionId.fill_null("?"), "/",
@@ -153,10 +150,9 @@ def idle_public_ip(ctx: Context, opts: WasteOptions) -> list[Recommendation]:
              description="resources with the largest data-transfer bills (estimated "
                          "reducible share)")
 def transfer_hotspot(ctx: Context, opts: HotspotOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (window_found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = window_found
     t = t.filter(in_window(t, w) & (t.kind == "transfer"))
     ut = column(t, "x_UsageType").fill_null(t.ServiceName)
     by_type = t.filter(t.ResourceId.notnull()).group_by(

@@ -48,8 +48,7 @@ from cloudledger.optimize.recommenders.waste_base import (
     in_window,
     money,
     text,
-    usage,
-    window,
+    usage_window,
 )
 from cloudledger.optimize.registry import Context, Recommendation, recommender
 
@@ -97,10 +96,9 @@ def _evidence(r: dict[str, Any], w: Window, monthly: Any) -> dict[str, Any]:
              description="block volumes billed where no instance ever ran (attached to "
                          "nothing)")
 def unattached_volume(ctx: Context, opts: WasteOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     out = []
     for r in _volumes(ctx, t, w, "volume"):
         monthly = w.monthly(r["cost"])
@@ -120,10 +118,9 @@ def unattached_volume(ctx: Context, opts: WasteOptions) -> list[Recommendation]:
              description="volumes still billed where every instance stopped before the "
                          "window")
 def stopped_instance_storage(ctx: Context, opts: WasteOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     out = []
     for r in _volumes(ctx, t, w, "volume"):
         monthly = w.monthly(r["cost"])
@@ -146,10 +143,9 @@ def stopped_instance_storage(ctx: Context, opts: WasteOptions) -> list[Recommend
 @recommender("waste.old-snapshot", category="waste", options=SnapshotOptions,
              description="snapshots first billed more than max_age_days ago")
 def old_snapshot(ctx: Context, opts: SnapshotOptions) -> list[Recommendation]:
-    t = usage(ctx)
-    w = window(ctx, t, opts.window_days)
-    if w is None:
+    if (found := usage_window(ctx, opts.window_days)) is None:
         return []
+    t, w = found
     out = []
     for r in _volumes(ctx, t, w, "snapshot"):
         age = (w.end - r["first_seen"].replace(tzinfo=None)).days
