@@ -19,13 +19,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Prepended to every child's code: ``peak_rss_mb()``.
+#: Prepended to every child's code: ``peak_rss_mb()`` and ``cpu_s()`` (user + system CPU
+#: seconds of the process: on a shared machine a steadier measure than the wall clock).
 PEAK_RSS = """
 def peak_rss_mb():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+def cpu_s():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 """
 
 #: DuckDB's sniffer takes the account ids for BIGINT and fails later in the file; a DuckDB
