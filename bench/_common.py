@@ -7,6 +7,7 @@ fork+exec on Linux and would show the parent's (the generator's) peak.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -94,3 +95,17 @@ def store_settings() -> dict[str, str]:
 
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
+
+
+def focus_bench_args(description: str) -> tuple[argparse.Namespace, Path, dict[str, Path]]:
+    """The options every FOCUS-file bench takes (--rows, --repeat, --keep, --format), its
+    work directory and the generated files by format."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--keep", type=Path, help="reuse/keep generated files in this directory")
+    ap.add_argument("--format", choices=("parquet", "csv"), action="append",
+                    help="only this format (repeatable; default both)")
+    args = ap.parse_args()
+    work = workdir(args.keep)
+    return args, work, focus_files(args.rows, work)

@@ -17,13 +17,12 @@ Targets (foundation item 7): Parquet and CSV >= 0.8x of the tuned CTAS, peak RSS
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CSV_OPTIONS, ROOT, focus_files, median, run, store_settings, workdir
+from _common import CSV_OPTIONS, ROOT, focus_bench_args, median, run, store_settings
 
 TARGET = 0.8
 
@@ -59,16 +58,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, "cpu": cpu_s() - cpu,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=5_000_000)
-    ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--keep", type=Path, help="reuse/keep generated files in this directory")
-    ap.add_argument("--format", choices=("parquet", "csv"), action="append",
-                    help="only this format (repeatable; default both)")
-    args = ap.parse_args()
-
-    work = workdir(args.keep)
-    files = focus_files(args.rows, work)
+    args, work, files = focus_bench_args(__doc__.splitlines()[0])
     settings = store_settings()
     print(f"baseline: tuned CTAS (preserve_insertion_order=false, memory_limit "
           f"{settings['memory_limit']}, threads {settings['threads']}); plain CTAS for context")

@@ -17,13 +17,12 @@ RSS (VmHWM of the child). Target (foundation item 7): >= 0.3x at 5M rows.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import CSV_OPTIONS, ROOT, focus_files, median, run, store_settings, workdir
+from _common import CSV_OPTIONS, ROOT, focus_bench_args, median, run, store_settings
 
 TARGET = 0.3
 
@@ -64,15 +63,7 @@ print(json.dumps({"seconds": seconds, "rows": report["rows"], "rss_mb": peak_rss
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=5_000_000)
-    ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--keep", type=Path, help="reuse/keep generated files in this directory")
-    ap.add_argument("--format", choices=("parquet", "csv"), action="append",
-                    help="only this format (repeatable; default both)")
-    args = ap.parse_args()
-
-    files = focus_files(args.rows, workdir(args.keep))
+    args, _, files = focus_bench_args(__doc__.splitlines()[0])
     settings = store_settings()
     print(f"duckdb raw read: count(*) + bit_xor(hash(column)) of every column, memory_limit "
           f"{settings['memory_limit']}, threads {settings['threads']}")
