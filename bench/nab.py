@@ -108,7 +108,8 @@ def main() -> None:
 
     chosen: dict[str, tuple[float, float]] = {}
     for name, prof in profiles.items():
-        best = max(THRESHOLDS, key=lambda thr, p=prof: corpus_score(frames, by_thr[thr], p))
+        scores = {thr: corpus_score(frames, by_thr[thr], prof) for thr in THRESHOLDS}
+        best = max(THRESHOLDS, key=scores.__getitem__)
         chosen[name] = (best, corpus_score(frames, by_thr[best], prof))
 
     prof = profiles[args.profile]

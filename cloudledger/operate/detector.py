@@ -40,6 +40,10 @@ How a point is judged (all robust, all online):
 * z = (value - expected) / scale; score = |z| / max(z_min, the ``recurrence``-th largest z in
   the same direction over the last ``memory`` points): a deviation that keeps recurring (a
   nightly batch spike) stops being news;
+* optional short-window scores (both off in the cost profiles, on in :data:`NAB`): the mean
+  residual of the last ``smooth`` points (a small sustained shift) and, with ``spread``, a rise
+  of the noise: the mean |residual| of the last ``spread`` points without their largest, as a
+  z under the current scale; each has its own recurrence memory and the score is the largest;
 * anomalous when score >= threshold and |impact| >= ``min_abs`` and >= ``min_pct`` x |expected|
   (``$3 on a $5 series`` is not an alert); anomalous points feed neither the baseline nor the
   seasonal profile. On a daily grid a series is judged from two months after its first
@@ -90,6 +94,8 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 SHIFT_MONEY = 1.0
+MEAN_ABS_Z = float(np.sqrt(2.0 / np.pi))  # E|Z| and sd|Z| of a standard normal
+SD_ABS_Z = float(np.sqrt(1.0 - 2.0 / np.pi))
 SEVERITIES = ("none", "low", "medium", "high")
 
 
@@ -120,6 +126,7 @@ class AlertConfig:
     recurrence: int = 3
     margin: float = 0.5  # a deviation within (1 + margin) x a recurring one is not news
     smooth: int = 0  # also score the mean residual of the last `smooth` points (0: off)
+    spread: int = 0  # also score a rise of the noise over the last `spread` points (0: off)
     min_history: int = 14
     merge_gap: int = 1
     shift_confirm: int = 3
@@ -156,7 +163,7 @@ NAB = DetectorConfig(
                    intermittent=0.0),
     AlertConfig(threshold=1.1, z_min=3.0, memory=1440, recurrence=1, margin=0.0, min_history=48,
                 merge_gap=24, shift_confirm=24, shift_weak=1.0, settle=0, min_abs=0.0, min_pct=0.0,
-                smooth=12),
+                smooth=12, spread=12),
 )
 
 
@@ -246,6 +253,7 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     raw_z = np.zeros_like(y)  # the same over the scale of its day
     zhist = np.zeros_like(y)  # signed residual (in units of the norm), the recurrence memory
     zshist = np.zeros_like(y)  # the same for the smoothed residual
+    sphist = np.zeros_like(y)  # the mean |residual| (money) over the spread window
     resid_all = np.full_like(y, np.nan)
     expected = np.full_like(y, np.nan)
     zs = np.zeros_like(y)
@@ -349,6 +357,18 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
             ssm = np.where(judge, np.abs(zsm) / np.maximum(a.z_min, rsm * (1 + a.margin)), 0.0)
             zshist[:, t] = np.where(warm, zsm * unit, 0.0)
             sc = np.maximum(sc, ssm)
+        if a.spread > 1:
+            # A rise of the noise: the mean |residual| of the last `spread` points without
+            # their largest (one spike is the point score's news, not a noisier series), as a
+            # z of that mean under the current scale (|N(0,1)|: mean 0.798, sd 0.603).
+            mabs, kk = _trimmed_mean_abs(resid_all[:, max(0, t - a.spread + 1):t + 1])
+            zsp = (mabs / scale - MEAN_ABS_Z) * kk / SD_ABS_Z
+            msp = (sphist[:, mlo:t] / scale[:, None] - MEAN_ABS_Z) * kk[:, None] / SD_ABS_Z
+            rsp = kth_largest_rows(np.maximum(msp, 0.0), a.recurrence)
+            ssp = np.where(judge, np.maximum(zsp, 0.0) / np.maximum(a.z_min, rsp * (1 + a.margin)),
+                           0.0)
+            sphist[:, t] = np.where(warm, mabs, 0.0)
+            sc = np.maximum(sc, ssp)
         is_an = (finite[:, t] & (sc >= a.threshold) & ~(sparse & (resid < 0))
                  & (np.abs(resid) >= a.min_abs) & (np.abs(resid) >= a.min_pct * np.abs(exp_t)))
 
@@ -400,6 +420,17 @@ def _run(grid: NDArray[np.datetime64], y: FloatArray, cfg: DetectorConfig) -> De
     impact = np.where(finite, y - expected, 0.0)
     severity = _severity(score, impact, expected, flag, a)
     return Detection(grid, expected, score, zs, flag, impact, severity, ep_start, shift_at)
+
+
+def _trimmed_mean_abs(win: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Row means of |win| without each row's largest value (NaN ignored; 0 for empty rows),
+    and the square root of the number of values averaged."""
+    absw = np.abs(win)
+    cnt = np.sum(np.isfinite(absw), axis=1)
+    total = np.nansum(absw, axis=1) - np.where(cnt > 1, np.nanmax(np.where(
+        np.isfinite(absw), absw, -np.inf), axis=1), 0.0)
+    used = np.maximum(cnt - 1, 1).astype(np.float64)
+    return np.nan_to_num(total / used), np.sqrt(used)
 
 
 def _severity(score: FloatArray, impact: FloatArray, expected: FloatArray,

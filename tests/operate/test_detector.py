@@ -125,3 +125,35 @@ def test_level_shift_down_into_noisier_data_adapts() -> None:
     y = weekly(10)
     y[100:] = 0.3 * y[100:] + 60.0 * rng.standard_normal(DAYS - 100)  # noise kept in money
     assert alert_days(y) == [100]
+
+
+def _five_minute(n: int) -> np.ndarray:
+    return np.datetime64("2024-01-01T00:00") + np.arange(n) * np.timedelta64(5, "m")
+
+
+def test_nab_profile_finds_a_rise_of_the_noise_and_not_one_spike() -> None:
+    # A 5-minute metric whose noise doubles for a while (no single point far out, mean
+    # unchanged): the spread score finds it at once, the point scores only later; a lone spike
+    # is found by the point score alone.
+    from dataclasses import replace
+
+    from cloudledger.operate.detector import NAB
+
+    n = 1200
+    rng = np.random.default_rng(11)
+    y = 50.0 + rng.standard_normal(n)
+    y[900:960] = 50.0 + 2.0 * np.clip(rng.standard_normal(60), -1.5, 1.5)
+    grid = _five_minute(n)
+    without = replace(NAB, alert=replace(NAB.alert, spread=0))
+    found = [int(t) for t in np.flatnonzero(detect(grid, y, NAB).alerts[0]) if t >= 600]
+    assert found and 900 <= found[0] <= 903  # nothing before, found within 20 minutes
+    later = np.flatnonzero(detect(grid, y, without).alerts[0, 600:]) + 600
+    assert later[0] >= 906
+
+    spike = 50.0 + rng.standard_normal(n)
+    spike[1000] = 70.0
+    res = detect(grid, spike, NAB)
+    assert [int(t) for t in np.flatnonzero(res.alerts[0]) if t >= 600] == [1000]
+    # Online: a run that ends at point 930 gives the same scores for the points it saw.
+    part = detect(grid[:931], y[:931], NAB)
+    np.testing.assert_allclose(part.score[0], detect(grid, y, NAB).score[0, :931])
