@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 
 from cloudledger.errors import FormatError
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.checks import _name, any_bad, checks, parsed
+from cloudledger.ingest.checks import Source, _name, any_bad, checks, parsed, spark_relation
 from cloudledger.ingest.parse import NULL_TOKENS, DateSpec
 
 HINT = ("fix the value or export the file again, or pass --allow-bad-rows to load the other "
@@ -87,6 +87,23 @@ def read_rejects(store: Any, tables: list[str]) -> list[Bad]:
     return sorted(out, key=lambda b: (b.file, b.line))
 
 
+def spark_rejects(files: list[Path], columns: list[str]) -> list[Bad]:
+    """The malformed records of CSV files (a field count other than the header's, e.g. a
+    broken quote), with physical lines, from a Python CSV scan: Spark's reader fails on
+    them without saying where (error path only)."""
+    out: list[Bad] = []
+    for path in files:
+        with fs.open_text(path) as f:
+            reader = csv.reader(f)
+            start = 1
+            for i, row in enumerate(reader):
+                first, start = start, reader.line_num + 1
+                if i and row and len(row) != len(columns):
+                    out.append(Bad(str(path), first, f"malformed record: {len(row)} fields "
+                                   f"where the header has {len(columns)}", _render(row)))
+    return out
+
+
 def _reject_reason(kind: str, message: str) -> str:
     found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
     if found:
@@ -111,7 +128,11 @@ def _line_bytes(path: Path, line: int) -> bytes:
 
 # ------------------------------------------------------------------ ordered re-read
 def ordered(store: Any, path: Path, columns: list[str]) -> ir.Table:
-    """One CSV file read in file order with its record number (``cl_record``)."""
+    """One CSV file read in file order with its record number (``cl_record``; records the
+    reader sets aside are not numbered, as ``files.record_lines`` expects)."""
+    if store.is_spark:
+        return spark_relation(store, Source("csv", [path], columns), mode="rows",
+                              numbered=True)
     name = _name("ordered")
     call = fs.csv_call([path], columns, nulls=NULL_TOKENS,
                        compression=fs.engine_compression(path),
@@ -122,6 +143,8 @@ def ordered(store: Any, path: Path, columns: list[str]) -> ir.Table:
 
 
 def run_ordered(store: Any, expr: ir.Table) -> list[dict[str, Any]]:
+    if store.is_spark:  # the expression orders by cl_record
+        return list(store.execute(expr).to_pylist())
     store.raw("SET preserve_insertion_order=true")
     try:
         return list(store.execute(expr).to_pylist())
@@ -134,14 +157,18 @@ def locate(store: Any, kind: str, path: Path, columns: list[str], specs: list[Da
            rejected: set[int], limit: int | None = None) -> list[dict[str, Any]]:
     """Rows of one file that ``select(parsed)`` picks (predicate, values to return), in
     file order, each with ``line`` (physical; Parquet: ``row``) and ``raw`` (the record)."""
-    if kind == "parquet":
+    if kind == "parquet" and store.is_spark:
+        raw = spark_relation(store, Source("parquet", [path], columns), mode="rows",
+                             numbered=True)
+        p = parsed(store, raw, specs, nulls=True)
+    elif kind == "parquet":
         raw = store.con.sql(
             f"SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS cl_record FROM "
             f"read_parquet({fs._sql_list([path])}, filename='x_cl_file', "
             f"file_row_number=true)")
         p = parsed(store, raw, specs, nulls=True)
     else:
-        p = parsed(store, ordered(store, path, columns), specs)
+        p = parsed(store, ordered(store, path, columns), specs, nulls=store.is_spark)
     pred, values = select(p)
     data = [c for c in p.columns if not c.startswith("cl__") and c not in (
         "x_cl_file", "cl_record")]

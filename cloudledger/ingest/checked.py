@@ -53,18 +53,27 @@ def _where(files: list[Path]) -> str:
 def check_source(store: Any, src: Source, user: DateSpec | None,
                  allow_bad_rows: bool) -> Checked:
     """Check ``src`` (one pass), then build its rows, totals and quarantine."""
-    import duckdb
-
+    spark = store.is_spark
+    # Spark's CSV reader has no null-spelling list: text() turns them into NULL
+    nulls = src.kind == "parquet" or spark
     # ISO 8601 dates are the rule: one date spec; slash dates get a second pass that reads
     # them both ways (the evidence for the date order)
     specs = [user] if user is not None else [MDY]
+    spark_rejected: list[bad_rows.Bad] | None = None
     while True:
-        raw, rejects = raw_relation(store, src, mode="check")
-        p = parsed(store, raw, specs, row_hash=True, nulls=src.kind == "parquet")
+        mode = "rows" if spark_rejected else "check"
+        raw, rejects = raw_relation(store, src, mode=mode)
+        p = parsed(store, raw, specs, row_hash=True, nulls=nulls)
         try:
             groups = scan(store, p, specs)
-            rejected = bad_rows.read_rejects(store, rejects)
-        except duckdb.Error as e:
+            rejected = (spark_rejected or []) if spark else bad_rows.read_rejects(store,
+                                                                                  rejects)
+        except _engine_errors() as e:
+            if spark and spark_rejected is None and src.kind == "csv":
+                # a malformed record failed the read (FAILFAST): find them, read the others
+                spark_rejected = bad_rows.spark_rejects(src.files, src.columns)
+                if spark_rejected:
+                    continue
             raise bad_rows.explain_scan_error(src.files, e) from None
         if user is not None or len(specs) == 2 or not any(g.get("not_iso") for g in groups):
             break
@@ -105,13 +114,13 @@ def check_source(store: Any, src: Source, user: DateSpec | None,
     def rows(types: dict[str, str] | None) -> ir.Table:
         rows_raw, _ = raw_relation(store, src, mode="rows" if rejected else "exact",
                                    types=types)
-        rp = parsed(store, rows_raw, [spec], nulls=src.kind == "parquet")
+        rp = parsed(store, rows_raw, [spec], nulls=nulls)
         if n_bad:
             rp = rp.filter(~(any_bad(checks(rp, None)) | any_bad(checks(rp, 0))))
         return focus_rows(rp)
 
     fallback = None
-    typed = (src.kind == "csv" and not rejected and not n_bad
+    typed = (src.kind == "csv" and not spark and not rejected and not n_bad
              and not sum(g.get("slow_money") or 0 for g in groups))
     if typed:  # every value checked: the reader parses amounts and quantities itself
         types = {c: FAST_TYPES[focus.BY_NAME[c].kind] for c in src.columns
@@ -128,7 +137,7 @@ def check_source(store: Any, src: Source, user: DateSpec | None,
             "line": pa.array([b.line for b in quarantined], pa.int64()),
             "reason": pa.array([b.reason for b in quarantined], pa.string()),
             "raw": pa.array([b.raw for b in quarantined], pa.string())}))
-    return Checked(rows(types if typed else None), totals_of(good, spec),
+    return Checked(rows(types if typed else None), totals_of(good, spec, spark),
                    rows_in=sum(g["n"] for g in groups) + len(rejected),
                    warnings=warnings, quarantined=q, fallback=fallback)
 
@@ -157,7 +166,22 @@ def focus_rows(p: ir.Table) -> ir.Table:
     return p.select(cols)
 
 
-def totals_of(good: list[dict[str, Any]], spec: DateSpec) -> ir.Table:
+def _engine_errors() -> tuple[type[Exception], ...]:
+    """The errors an engine raises on a value or record it cannot read."""
+    import duckdb
+
+    out: list[type[Exception]] = [duckdb.Error]
+    try:
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        out += [PySparkException, Py4JJavaError]
+    except ImportError:
+        pass
+    return tuple(out)
+
+
+def totals_of(good: list[dict[str, Any]], spec: DateSpec, spark: bool = False) -> ir.Table:
     """The source totals of the good rows, by account, period (parsed as the rows are) and
     currency."""
     import pyarrow as pa
@@ -168,7 +192,8 @@ def totals_of(good: list[dict[str, Any]], spec: DateSpec) -> ir.Table:
         "period": pa.array([g["period"] for g in good], pa.string()),
         "BillingCurrency": pa.array([g["currency"] for g in good], pa.string()),
         **{m: pa.array([g.get(m) for g in good], pa.decimal128(38, 18)) for m in metrics}}))
-    return t.select("BillingAccountId", BillingPeriodStart=try_timestamp(t.period, spec),
+    return t.select("BillingAccountId",
+                    BillingPeriodStart=try_timestamp(t.period, spec, spark=spark),
                     BillingCurrency=t.BillingCurrency, **{m: t[m] for m in metrics})
 
 

@@ -35,7 +35,6 @@ import ibis
 import ibis.expr.types as ir
 
 from cloudledger import focus
-from cloudledger.engine import ident
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import DMY, MDY, NULL_TOKENS, DateSpec, text, try_timestamp
 
@@ -80,6 +79,8 @@ def barrier(store: Any, expr: ir.Table) -> ir.Table:
     """``expr`` as a temp view: the next expression reads its columns instead of Ibis
     inlining (and the engine recomputing) every parse at each use."""
     name = _name("focus")
+    if store.is_spark:
+        return store.con.create_view(name, expr, overwrite=True)  # type: ignore[no-any-return]
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS {ibis.to_sql(expr, dialect='duckdb')}")
     return store.con.table(name)
 
@@ -98,6 +99,8 @@ def raw_relation(store: Any, src: Source, *, mode: str,
     fills. Modes: "check" (rejects stored), "rows" (rejects skipped), "exact"."""
     name = _name("raw")
     rejects: list[str] = []
+    if store.is_spark:
+        return spark_relation(store, src, mode=mode), rejects
     if src.kind == "parquet":
         store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * EXCLUDE (file_row_number), "
                   f"file_row_number + 1 AS cl_record FROM read_parquet({fs._sql_list(src.files)}, "
@@ -112,6 +115,44 @@ def raw_relation(store: Any, src: Source, *, mode: str,
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL BY NAME ".join(
         f"SELECT * FROM {c}" for c, _ in calls))
     return store.con.table(name), rejects
+
+
+def spark_relation(store: Any, src: Source, *, mode: str, numbered: bool = False
+                   ) -> ir.Table:
+    """``raw_relation`` on Spark: CSV columns all text (the null spellings are turned into
+    NULL by ``parsed(nulls=True)``), Parquet as typed, each file with ``x_cl_file``.
+    Malformed CSV records (wrong field count, broken quotes) fail the read in mode "check"
+    (FAILFAST; ``bad_rows.spark_rejects`` then finds them) and are skipped in mode "rows"
+    (DROPMALFORMED). ``numbered``: ``cl_record``, the record number within its file (a
+    multi-line CSV file is one partition, read in order)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from cloudledger.engine import hadoop_paths
+
+    frames = []
+    for path in src.files:
+        if src.kind == "parquet":
+            df = store.spark.read.parquet(*hadoop_paths([str(path)]))
+        else:
+            schema = StructType([StructField(c, StringType()) for c in src.columns])
+            df = (store.spark.read.schema(schema).option("header", True)
+                  .option("multiLine", True).option("quote", '"').option("escape", '"')
+                  .option("mode", "DROPMALFORMED" if mode == "rows" else "FAILFAST")
+                  .csv(hadoop_paths([str(path)])))
+        df = df.withColumn("x_cl_file", F.lit(str(path)))
+        if numbered:
+            df = df.withColumn("cl_record", F.monotonically_increasing_id())
+            df = df.withColumn("cl_record", F.row_number().over(
+                Window.orderBy("cl_record")).cast("long"))
+        frames.append(df)
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df, allowMissingColumns=True)
+    name = _name("raw")
+    out.createOrReplaceTempView(name)
+    return store.con.table(name)
 
 
 # ------------------------------------------------------------------ parsing
@@ -169,11 +210,10 @@ JSON_CHECKED = ("Tags", "AllocatedTags")
 def exact_duplicates(store: Any, src: Source) -> int:
     """Rows equal to another row on every column (error path of the candidate count)."""
     raw, _ = raw_relation(store, src, mode="rows")
-    data = ", ".join(ident(c) for c in raw.columns
-                     if c not in ("x_cl_file", "cl_record"))
-    found = store.con.sql(f"SELECT coalesce(sum(n - 1), 0) AS dups FROM (SELECT count(*) AS n "
-                          f"FROM {raw.get_name()} GROUP BY {data})").to_pyarrow()
-    return int(found.column("dups")[0].as_py())
+    data = [c for c in raw.columns if c not in ("x_cl_file", "cl_record")]
+    n = raw.group_by(data).aggregate(n=raw.count()).n
+    found = store.execute((n - 1).sum().fill_null(0).name("dups"))
+    return int(found.as_py())
 
 
 def parsed(store: Any, raw: ir.Table, specs: list[DateSpec], *, row_hash: bool = False,
@@ -207,13 +247,26 @@ def parsed(store: Any, raw: ir.Table, specs: list[DateSpec], *, row_hash: bool =
             cols.append(_quantity(col).name(_col(name, "v")))
         elif column.kind == "timestamp":
             for i, spec in enumerate(specs):
-                cols.append(try_timestamp(col, spec).name(_col(name, f"t{i}")))
+                cols.append(try_timestamp(col, spec, spark=store.is_spark).name(
+                    _col(name, f"t{i}")))
         elif not col.type().is_string():
             cols.append(col.cast("string").name(_col(name, "v")))
     if "BillingCurrency" in raw.columns:
         cur = raw.BillingCurrency.cast("string")
         cols.append(cur.strip().upper().name("cl__currency"))
     return barrier(store, raw.select(cols))
+
+
+@ibis.udf.scalar.builtin(name="get_json_object")
+def _get_json_object(value: str, path: str) -> str:  # type: ignore[empty-body]
+    """Spark's get_json_object: NULL where ``value`` is not JSON."""
+
+
+def is_json(s: ir.StringValue, spark: bool) -> ir.BooleanValue:
+    """``s`` parses as JSON (Spark has no JSON type to cast to)."""
+    if spark:
+        return _get_json_object(s, "$").notnull()
+    return s.try_cast("json").notnull()
 
 
 # ------------------------------------------------------------------ row checks
@@ -301,7 +354,7 @@ def scan(store: Any, p: ir.Table, specs: list[DateSpec]) -> list[dict[str, Any]]
     for name in JSON_CHECKED:
         if name in p.columns and p[name].type().is_string():
             s = p[name]
-            ok = s.lstrip().startswith("{") & s.try_cast("json").notnull()
+            ok = s.lstrip().startswith("{") & is_json(s, store.is_spark)
             metrics[f"json__{name}"] = (s.notnull() & ~ok).sum()
     if {"ChargePeriodStart", "BillingPeriodStart", "BillingPeriodEnd"} <= set(p.columns):
         correction = p.ChargeClass == "Correction" if "ChargeClass" in p.columns else None

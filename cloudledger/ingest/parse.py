@@ -134,14 +134,47 @@ def _try_strptime(value: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-b
     """DuckDB's try_strptime: NULL where ``value`` does not match ``fmt``."""
 
 
-def _slash(t: ir.StringValue, spec: DateSpec, *, strict: bool) -> ir.TimestampValue:
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _try_to_timestamp(value: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-body]
+    """Spark's try_to_timestamp (a Java DateTimeFormatter pattern): NULL where ``value``
+    does not match."""
+
+
+#: strptime directives as Java DateTimeFormatter letters (Spark's datetime patterns).
+_JAVA = {"d": "d", "m": "M", "Y": "yyyy", "y": "yy", "H": "H", "I": "h", "M": "m",
+         "S": "s", "f": "SSSSSS", "p": "a", "b": "MMM", "B": "MMMM", "j": "D", "%": "%"}
+
+
+def java_pattern(fmt: str) -> str:
+    """A strptime pattern as a Spark datetime pattern (letters outside directives are
+    quoted)."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt):
+            out.append(_JAVA.get(fmt[i + 1], fmt[i + 1]))
+            i += 2
+        else:
+            out.append(f"'{fmt[i]}'" if fmt[i].isalpha() else fmt[i])
+            i += 1
+    return "".join(out)
+
+
+def _try_parse(t: ir.StringValue, fmt: str, spark: bool) -> ir.TimestampValue:
+    if spark:
+        return _try_to_timestamp(t, java_pattern(fmt)).cast("timestamp")  # type: ignore[no-any-return]
+    return _try_strptime(t, fmt)  # type: ignore[no-any-return]
+
+
+def _slash(t: ir.StringValue, spec: DateSpec, *, strict: bool, spark: bool = False
+           ) -> ir.TimestampValue:
     if spec.pattern:
-        return t.as_timestamp(spec.pattern) if strict else _try_strptime(t, spec.pattern)
+        return t.as_timestamp(spec.pattern) if strict else _try_parse(t, spec.pattern, spark)
     a, b = ("%m", "%d") if spec.order == "MDY" else ("%d", "%m")
     cases = []
     for regex, fmt in _SLASH_FORMATS:
         f = fmt.format(a=a, b=b)
-        cases.append((t.re_search(regex), t.as_timestamp(f) if strict else _try_strptime(t, f)))
+        cases.append((t.re_search(regex),
+                      t.as_timestamp(f) if strict else _try_parse(t, f, spark)))
     if strict:
         return ibis.cases(*cases, else_=t.cast("timestamp"))  # type: ignore[return-value]
     return ibis.cases(*cases, else_=ibis.null("timestamp"))  # type: ignore[return-value]
@@ -170,10 +203,12 @@ def timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
     )
 
 
-def try_timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
-    """``timestamp`` that gives NULL instead of failing (DuckDB only): also NULL for an
-    offset outside -12:00..+14:00 and for anything not ISO 8601 (year first) or a slash
-    date, so that '4/1/25' is never read as year 4."""
+def try_timestamp(col: ir.Value, spec: DateSpec = MDY, *, spark: bool = False
+                  ) -> ir.TimestampValue:
+    """``timestamp`` that gives NULL instead of failing: also NULL for an offset outside
+    -12:00..+14:00 and for anything not ISO 8601 (year first) or a slash date, so that
+    '4/1/25' is never read as year 4. ``spark``: the expression is for Spark (its
+    try_to_timestamp with the pattern in Java letters instead of DuckDB's try_strptime)."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
     s = col if col.type().is_string() else col.cast("string")
@@ -184,7 +219,7 @@ def try_timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
     return ibis.cases(  # type: ignore[return-value]
         (iso & _has_offset(s), aware),
         (iso, s.try_cast("timestamp")),
-        else_=_slash(s, spec, strict=False),
+        else_=_slash(s, spec, strict=False, spark=spark),
     )
 
 

@@ -121,8 +121,8 @@ NULL_SPELLINGS = ("NULL", "")
 @register("focus", "FOCUS 1.0-1.3 CSV (plain, gz, zstd) or Parquet, from any provider",
           detect=looks_like_focus, priority=10)
 def read(store: Any, paths: list[Path], options: Options) -> Frame:
-    if store.is_spark:
-        return read_focus(store, paths, fast=False)
+    if store.is_spark:  # the checked path: the one-pass path is DuckDB's
+        return read_checked(store, paths, options)
     return read_fast(store, paths, options) or read_checked(store, paths, options)
 
 

@@ -1,0 +1,177 @@
+"""The FOCUS row checks give the same outcome on DuckDB and on Spark.
+
+Each case edits a few rows of the FOCUS sample, ingests it into a store that already holds
+another account's rows, and asserts on both engines: the same error (file, line, column,
+reason) and an unchanged store; with ``allow_bad_rows`` the same ``ingest_errors`` rows
+(file, line, reason) and the same loaded rows and totals (known answers computed here).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cloudledger.errors import CloudledgerError
+from cloudledger.ingest import ingest
+from cloudledger.store import Store
+
+SAMPLE = "focus/focus_sample_1.0.csv"
+N = 30  # data rows per case file (lines 2..31)
+
+
+@dataclass
+class Case:
+    name: str
+    #: (line, column, value) edits of the sample's first N data rows
+    edits: list[tuple[int, str, str]] = field(default_factory=list)
+    #: the error: substrings of the message (None: the file loads)
+    error: tuple[str, ...] | None = None
+    #: lines set aside with allow_bad_rows, and a reason substring for each
+    bad: dict[int, str] = field(default_factory=dict)
+    #: the error stands with allow_bad_rows too (a file-level decision)
+    always: bool = False
+    warning: str | None = None
+    slash_dates: bool = False
+    #: row 3 (line 3) holds a quoted line break: later rows are one physical line further
+    multiline: bool = False
+
+
+def physical(case: Case, line: int) -> int:
+    return line + 1 if case.multiline and line > 3 else line
+
+
+CASES = [
+    Case("clean"),
+    Case("null_billed_cost", [(5, "BilledCost", "")],
+         ("line 5", "column BilledCost", "column BilledCost is empty"),
+         {5: "column BilledCost is empty"}),
+    # a quoted line break in row 3: the bad rows' physical lines are one further down
+    Case("non_numeric_cost", [(7, "BilledCost", "twelve"), (12, "EffectiveCost", "1,234.56")],
+         ("line 8", "column BilledCost", "'twelve', not a decimal number"),
+         {7: "'twelve', not a decimal number", 12: "'1,234.56', not a decimal number"},
+         multiline=True),
+    Case("lower_case_currency", [(4, "BillingCurrency", "usd")], warning="normalized"),
+    Case("invalid_currency", [(6, "BillingCurrency", "DOLLARS")],
+         ("line 6", "column BillingCurrency", "not an ISO 4217 currency code"),
+         {6: "not an ISO 4217 currency code"}),
+    Case("inverted_billing_period", [(9, "BillingPeriodStart", "2024-10-01 00:00:00"),
+                                     (9, "BillingPeriodEnd", "2024-09-01 00:00:00")],
+         ("line 9", "column BillingPeriodStart", "is not before BillingPeriodEnd"),
+         {9: "is not before BillingPeriodEnd"}),
+    Case("unknown_charge_category", [(11, "ChargeCategory", "Refund")],
+         ("line 11", "column ChargeCategory", "'Refund', not one of Usage"),
+         {11: "'Refund', not one of Usage"}),
+    Case("bad_timestamp", [(8, "ChargePeriodStart", "2024-02-30 00:00:00")],
+         ("line 8", "column ChargePeriodStart", "not a timestamp"),
+         {8: "not a timestamp"}),
+    Case("ddmm_ambiguous", [(14, "ChargePeriodStart", "05/09/2024 10:00:00")],
+         ("ambiguous dates", "'05/09/2024 10:00:00'", "line 15", "column ChargePeriodStart",
+          "--date-format"), always=True, slash_dates=True, multiline=True),
+]
+
+
+def sample(shared_data: Path) -> list[list[str]]:
+    with (shared_data / SAMPLE).open(newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[: N + 1]
+
+
+def build(tmp: Path, rows: list[list[str]], case: Case) -> Path:
+    rows = [list(r) for r in rows]
+    header = rows[0]
+    if case.slash_dates:  # dates that read the same either way, but for one edited below
+        for r in rows[1:]:
+            r[header.index("BillingPeriodStart")] = "01/01/2024"
+            r[header.index("BillingPeriodEnd")] = "01/01/2025"
+            r[header.index("ChargePeriodStart")] = "01/01/2024 10:00:00"
+            r[header.index("ChargePeriodEnd")] = "01/01/2024 11:00:00"
+    if case.multiline:
+        rows[2][header.index("ChargeDescription")] = "two\nlines"
+    for line, column, value in case.edits:
+        rows[line - 1][header.index(column)] = value
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path = tmp / f"{case.name}.csv"
+    path.write_text(buf.getvalue())
+    return path
+
+
+def base_file(tmp: Path, rows: list[list[str]]) -> Path:
+    """Another billing account's rows: what must survive a failed ingest."""
+    rows = [list(r) for r in rows[:6]]
+    i = rows[0].index("BillingAccountId")
+    for r in rows[1:]:
+        r[i] = "999"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path = tmp / "base.csv"
+    path.write_text(buf.getvalue())
+    return path
+
+
+def state(store: Store) -> tuple[int, Decimal, Decimal]:
+    f = store.focus
+    got = store.execute(f.aggregate(n=f.count(), billed=f.BilledCost.sum(),
+                                    effective=f.EffectiveCost.sum())).to_pylist()[0]
+    return int(got["n"]), Decimal(got["billed"] or 0), Decimal(got["effective"] or 0)
+
+
+def expected(rows: list[list[str]], skip: set[int]) -> tuple[int, Decimal, Decimal]:
+    header = rows[0]
+    b, e = header.index("BilledCost"), header.index("EffectiveCost")
+    good = [r for line, r in enumerate(rows, start=1) if line > 1 and line not in skip]
+    return (len(good), sum((Decimal(r[b]) for r in good), Decimal(0)),
+            sum((Decimal(r[e]) for r in good), Decimal(0)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_checks_on_both_engines(case: Case, engine_store: Store, tmp_path: Path,
+                                     shared_data: Path) -> None:
+    store = engine_store
+    rows = sample(shared_data)
+    base = base_file(tmp_path, rows)
+    ingest(store, [base])
+    before = state(store)
+    path = build(tmp_path, rows, case)
+    with path.open(newline="") as f:
+        edited = list(csv.reader(f))
+
+    if case.error is None:
+        [report] = ingest(store, [path])
+        n, billed, effective = expected(edited, set())
+        assert report.rows == n
+        assert state(store) == (before[0] + n, before[1] + billed, before[2] + effective)
+        if case.warning:
+            assert any(case.warning in w for w in report.warnings), report.warnings
+        return
+
+    with pytest.raises(CloudledgerError) as info:
+        ingest(store, [path])
+    message = str(info.value)
+    assert str(path) in message, message
+    for part in case.error:
+        assert part in message, message
+    assert state(store) == before
+    if case.always:
+        with pytest.raises(CloudledgerError) as again:
+            ingest(store, [path], allow_bad_rows=True)
+        assert str(again.value) == message
+        assert state(store) == before
+        return
+
+    [report] = ingest(store, [path], allow_bad_rows=True)
+    errors = store.execute(store.table("ingest_errors").order_by("line")).to_pylist()
+    assert [(e["file"], e["line"]) for e in errors] == [(str(path), physical(case, line))
+                                                       for line in sorted(case.bad)]
+    for e, line in zip(errors, sorted(case.bad), strict=True):
+        assert case.bad[line] in e["reason"], e
+        assert next(csv.reader([e["raw"]])) == edited[line - 1], e
+    n, billed, effective = expected(edited, set(case.bad))
+    assert report.rows == n
+    assert report.rows_quarantined == len(case.bad)
+    assert state(store) == (before[0] + n, before[1] + billed, before[2] + effective)
