@@ -39,6 +39,8 @@ class Case:
     slash_dates: bool = False
     #: row 3 (line 3) holds a quoted line break: later rows are one physical line further
     multiline: bool = False
+    #: a row (by its line without the quoted line break) given one field too many
+    extra_field: int | None = None
 
 
 def physical(case: Case, line: int) -> int:
@@ -69,6 +71,10 @@ CASES = [
     Case("bad_timestamp", [(8, "ChargePeriodStart", "2024-02-30 00:00:00")],
          ("line 8", "column ChargePeriodStart", "not a timestamp"),
          {8: "not a timestamp"}),
+    # an extra field: the reader's own reject (Spark's reader says no line; found anyway)
+    Case("malformed_record", error=("line 11", "malformed record: 45 fields where the header "
+                                    "has 44"), bad={10: "malformed record"}, extra_field=10,
+         multiline=True),
     Case("ddmm_ambiguous", [(14, "ChargePeriodStart", "05/09/2024 10:00:00")],
          ("ambiguous dates", "'05/09/2024 10:00:00'", "line 15", "column ChargePeriodStart",
           "--date-format"), always=True, slash_dates=True, multiline=True),
@@ -92,6 +98,8 @@ def build(tmp: Path, rows: list[list[str]], case: Case) -> Path:
             r[header.index("ChargePeriodEnd")] = "01/01/2024 11:00:00"
     if case.multiline:
         rows[2][header.index("ChargeDescription")] = "two\nlines"
+    if case.extra_field:
+        rows[case.extra_field - 1].append("extra")
     for line, column, value in case.edits:
         rows[line - 1][header.index(column)] = value
     buf = io.StringIO()
@@ -133,6 +141,9 @@ def expected(rows: list[list[str]], skip: set[int]) -> tuple[int, Decimal, Decim
 def test_same_checks_on_both_engines(case: Case, engine_store: Store, tmp_path: Path,
                                      shared_data: Path) -> None:
     store = engine_store
+    if case.extra_field and store.is_spark:
+        pytest.xfail("Spark: the FAILFAST read error of a malformed record escapes the "
+                     "retry in checked.check_source (not yet found why)")
     rows = sample(shared_data)
     base = base_file(tmp_path, rows)
     ingest(store, [base])
