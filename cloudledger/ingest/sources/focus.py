@@ -18,7 +18,7 @@ from cloudledger import focus
 from cloudledger.errors import FormatError
 from cloudledger.ingest import checked, checks
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.parse import parse, source_total, text, timestamp, union_all
+from cloudledger.ingest.parse import union_all
 from cloudledger.ingest.registry import Options, Sniff, register
 from cloudledger.store import Frame
 from cloudledger.store.load import VerifiedFrame
@@ -82,40 +82,6 @@ def check_columns(columns: list[str], where: str) -> tuple[str, list[str]]:
     if unknown:
         warnings.append(f"{where}: non-FOCUS column(s) kept as x_<name>: {', '.join(unknown)}")
     return version, warnings
-
-
-def focus_rows(raw: ir.Table) -> ir.Table:
-    """Canonical FOCUS rows from a raw table with FOCUS column names (text or typed)."""
-    cols = []
-    for name in raw.columns:
-        if name == "x_cl_file":
-            continue
-        column = focus.BY_NAME.get(name)
-        if column is not None:
-            cols.append(parse(raw[name], column.kind).name(name))
-        elif focus.is_custom(name):
-            cols.append(raw[name])
-        else:
-            cols.append(raw[name].name(f"x_{name}"))
-    return raw.select(cols)
-
-
-def focus_totals(raw: ir.Table) -> ir.Table:
-    """The file's own totals, parsed independently of ``focus_rows`` and wider than storage."""
-    metrics: dict[str, Any] = {"BilledCost": source_total(raw.BilledCost).sum()}
-    if "EffectiveCost" in raw.columns:
-        metrics["EffectiveCost"] = source_total(raw.EffectiveCost).sum()
-    return raw.group_by(
-        BillingAccountId=text(raw.BillingAccountId),
-        BillingPeriodStart=timestamp(raw.BillingPeriodStart),
-        BillingCurrency=text(raw.BillingCurrency)).aggregate(**metrics)
-
-
-#: The CSV fast path: the reader itself parses amounts as int64-backed decimals and
-#: quantities as doubles (no text columns to build and cast). An amount it cannot take
-#: (>= 1e6, or not a number) fails the load, which is then retried on the all-text path.
-FAST_TYPES = {"decimal": "DECIMAL(18,12)", "quantity": "DOUBLE"}
-NULL_SPELLINGS = ("NULL", "")
 
 
 @register("focus", "FOCUS 1.0-1.3 CSV (plain, gz, zstd) or Parquet, from any provider",
@@ -192,37 +158,3 @@ def read_checked(store: Any, paths: list[Path], options: Options) -> Frame:
     if any(c.fallback for c in done):  # the reader met an amount it parses otherwise
         out.fallback = lambda: frame([c.fallback() if c.fallback else c.rows for c in done])
     return out
-
-
-def read_focus(store: Any, paths: list[Path], *, fast: bool) -> Frame:
-    """FOCUS rows and totals of ``paths`` without row checks (the Spark path); ``fast``
-    reads CSV amounts typed (see above)."""
-    versions, warnings = set(), []
-    csvs = [p for p in paths if not fs.is_parquet(p)]
-    parquets = [p for p in paths if fs.is_parquet(p)]
-    header: list[str] | None = None
-    for p in paths:
-        cols = fs.columns_of(p)
-        version, notes = check_columns(cols, str(p))
-        versions.add(version)
-        warnings += notes
-        if p in csvs:
-            if header is not None and cols != header:
-                raise FormatError("CSV files of one load must share a header; this one "
-                                  "differs from the first", where=str(p),
-                                  hint="ingest files with different columns separately")
-            header = cols
-    tables = []
-    fast = fast and bool(csvs) and not store.is_spark
-    if csvs:
-        assert header is not None
-        types = {c: FAST_TYPES[focus.BY_NAME[c].kind] for c in header
-                 if c in focus.BY_NAME and focus.BY_NAME[c].kind in FAST_TYPES} if fast else {}
-        tables.append(fs.read_csv(store, csvs, header, types=types,
-                                  nulls=NULL_SPELLINGS if fast else None))
-    if parquets:
-        tables.append(fs.read_parquet(store, parquets))
-    rows = union_all([focus_rows(t) for t in tables])
-    totals = union_all([focus_totals(t) for t in tables])
-    return Frame("focus", paths, rows, totals, version=max(versions), warnings=warnings,
-                 fallback=(lambda: read_focus(store, paths, fast=False)) if fast else None)
