@@ -412,7 +412,7 @@ def verify(store: Any, new: ir.Table, columns: list[str]) -> ir.Table:
     """The row checks and warnings of ``check_source`` on inserted rows (``columns``: the
     file's); raises ``Recheck`` where the checked path has something to say. Returns the
     source totals: the inserted amounts are the file's exactly, so their sums are too."""
-    from cloudledger.store.load import Recheck
+    from cloudledger.store.frame import Recheck
 
     present = set(columns)
     keys = ["BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "BillingCurrency"]

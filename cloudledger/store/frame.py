@@ -85,3 +85,21 @@ class LoadReport:
             if r.metric == metric:
                 out[r.currency] = out.get(r.currency, Decimal(0)) + r.store_total
         return out
+
+
+class Recheck(Exception):
+    """A frame's checks on its inserted rows found something that only its fallback (the
+    full check pass) can report: the load rolls back and is tried again with it."""
+
+
+@dataclass
+class VerifiedFrame(Frame):
+    """A frame whose rows are checked inside the load, after they are inserted.
+
+    ``rows`` fail (an engine error) on a value the fast path does not take, and
+    ``verify(store, inserted)`` returns the source totals of the inserted rows or raises
+    ``Recheck``; either way the load rolls back and runs again with ``fallback()``, the
+    frame read the checked way. ``totals`` is the lazy, independent form used when the
+    frame is loaded without ``verify``."""
+
+    verify: Callable[[Any, ir.Table], ir.Table] | None = None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,7 @@ from cloudledger import focus
 from cloudledger.engine import ident as q
 from cloudledger.errors import InputError, RunError
 from cloudledger.store.files import sha256_of
-from cloudledger.store.frame import Frame, LoadReport, Replaced
+from cloudledger.store.frame import Frame, LoadReport, Recheck, Replaced, VerifiedFrame
 from cloudledger.store.reconcile import Reconciliation, reconcile_frame
 from cloudledger.store.schema import ERRORS_SCHEMA, LOG_SCHEMA, TOTALS_SCHEMA
 
@@ -65,24 +64,6 @@ DAY = 'date_trunc(\'day\', "ChargePeriodStart")'
 def scope_exprs(incremental: bool) -> list[str]:
     """SQL of the replace scope's key: provider, account, period (and charge day)."""
     return [PROVIDER, ACCOUNT, q("BillingPeriodStart")] + ([DAY] if incremental else [])
-
-
-class Recheck(Exception):
-    """A frame's checks on its inserted rows found something that only its fallback (the
-    full check pass) can report: the load rolls back and is tried again with it."""
-
-
-@dataclass
-class VerifiedFrame(Frame):
-    """A frame whose rows are checked inside the load, after they are inserted.
-
-    ``rows`` fail (an engine error) on a value the fast path does not take, and
-    ``verify(store, inserted)`` returns the source totals of the inserted rows or raises
-    ``Recheck``; either way the load rolls back and runs again with ``fallback()``, the
-    frame read the checked way. ``totals`` is the lazy, independent form used when the
-    frame is loaded without ``verify``."""
-
-    verify: Callable[[Any, ir.Table], ir.Table] | None = None
 
 
 def load_all(store: Store, frames: list[Frame], *, dry_run: bool = False,
@@ -166,6 +147,7 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
                          hint="export a period that has charges; nothing was loaded")
     if isinstance(frame, VerifiedFrame) and frame.verify is not None:
         frame.totals = frame.verify(store, new)  # or Recheck: read the checked way
+    step(f"frame {n} checked")
     quarantined = 0
     if frame.quarantined is not None and allow_bad_rows:
         qt = frame.quarantined.mutate(ingest_id=ibis.literal(ingest_id, "int64"))

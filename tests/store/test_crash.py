@@ -131,8 +131,9 @@ def run(work: Path, mode: str, point: str, delay: float, db: Path, args: list[st
     return proc.returncode
 
 
-LOAD_STEPS = ["frame 1 inserted", "frame 1 replaced", "frame 1 logged", "frame 2 inserted",
-              "frame 2 replaced", "frame 2 logged", "before commit"]
+LOAD_STEPS = ["frame 1 inserted", "frame 1 checked", "frame 1 replaced", "frame 1 logged",
+              "frame 2 inserted", "frame 2 checked", "frame 2 replaced", "frame 2 logged",
+              "before commit"]
 KILLS = (
     [("ingest", p, 0.0) for p in LOAD_STEPS]
     + [("ingest", "before commit", d) for d in (0.001, 0.004, 0.01, 0.025, 0.06)]

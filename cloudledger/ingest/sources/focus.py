@@ -21,7 +21,7 @@ from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import union_all
 from cloudledger.ingest.registry import Options, Sniff, register
 from cloudledger.store import Frame
-from cloudledger.store.load import VerifiedFrame
+from cloudledger.store.frame import VerifiedFrame
 
 
 def looks_like_focus(sniff: Sniff) -> bool:
