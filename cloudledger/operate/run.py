@@ -78,6 +78,7 @@ class _Ctx:
     dry_run: bool
     loaded: bool = False
     alerts: list[Alert] = field(default_factory=list)
+    no_costs: bool | None = None   # asked once, after ingest, by the first analysis step
 
 
 def source_files(patterns: list[str]) -> list[Path]:
@@ -190,8 +191,11 @@ RUNNERS: dict[str, Callable[[_Ctx], dict[str, Any]]] = {
 ANALYSES = ("allocate", "anomalies", "forecast", "budgets")
 
 
-def _no_costs(store: Any) -> bool:
-    return bool(store.engine.fetch("SELECT count(*) = 0 AS empty FROM focus")[0]["empty"])
+def _no_costs(ctx: _Ctx) -> bool:
+    if ctx.no_costs is None:
+        ctx.no_costs = bool(ctx.store.engine.fetch(
+            "SELECT count(*) = 0 AS empty FROM focus")[0]["empty"])
+    return ctx.no_costs
 
 
 @contextlib.contextmanager
@@ -243,7 +247,7 @@ def run(store: Any, settings: Settings, *, as_of: date | None = None, dry_run: b
             blocked = [n for n in NEEDS.get(name, ()) if n in failed]
             if blocked:
                 step.status, step.detail = "skipped", {"reason": f"{blocked[0]} failed"}
-            elif name in ANALYSES and _no_costs(store):
+            elif name in ANALYSES and _no_costs(ctx):
                 step.status, step.detail = "skipped", {"reason": "the store holds no cost rows"}
             else:
                 try:
