@@ -43,7 +43,7 @@ from cloudledger.ingest.checks import (
     raw_relation,
     scan,
 )
-from cloudledger.ingest.parse import DateSpec, text, try_timestamp
+from cloudledger.ingest.parse import DateSpec, as_double, text, try_timestamp
 
 
 def _where(files: list[Path]) -> str:
@@ -322,7 +322,7 @@ def _fast_money(col: ir.Value, name: str) -> ir.Value | None:
 
 def _fast_quantity(col: ir.Value, name: str) -> ir.Value:
     if col.type().is_decimal() or col.type().is_integer():
-        return col.cast("float64")
+        return as_double(col)
     q = col.try_cast("float64")
     return _ok_or_fail(q, q.notnull() & ~q.isnan() & ~q.isinf(), col, name)
 

@@ -36,7 +36,7 @@ import ibis.expr.types as ir
 
 from cloudledger import focus
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.parse import DMY, MDY, NULL_TOKENS, DateSpec, text, try_timestamp
+from cloudledger.ingest.parse import DMY, MDY, NULL_TOKENS, DateSpec, as_double, text, try_timestamp
 
 #: Columns whose empty value makes a row unusable: they key the period replace and the
 #: reconciliation, or carry the money.
@@ -187,7 +187,7 @@ def stored_money(col: ir.Value) -> ir.DecimalValue:
 
 
 def _quantity(col: ir.Value) -> ir.FloatingValue:
-    q = col.try_cast("float64")
+    q = as_double(col) if col.type().is_numeric() else col.try_cast("float64")
     return ibis.cases((q.isnan() | q.isinf(), ibis.null("float64")),  # type: ignore[return-value]
                       else_=q)
 
