@@ -9,33 +9,24 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 from pathlib import Path
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from cloudledger import focus
 from cloudledger.errors import FormatError
 from cloudledger.ingest import bad_rows
-from cloudledger.ingest import files as fs
 from cloudledger.ingest.checks import (
     DMY,
-    DUPLICATE_KEY,
-    EXACT,
     FAST_TYPES,
     JSON_CHECKED,
     MDY,
-    REQUIRED,
     Checked,
     Source,
     _col,
-    _money_parts,
-    _name,
     any_bad,
-    barrier,
     checks,
     decide_dates,
     exact_duplicates,
@@ -43,7 +34,7 @@ from cloudledger.ingest.checks import (
     raw_relation,
     scan,
 )
-from cloudledger.ingest.parse import DateSpec, as_double, text, try_timestamp
+from cloudledger.ingest.parse import DateSpec, try_timestamp
 
 
 def _where(files: list[Path]) -> str:
@@ -277,200 +268,3 @@ def date_error(store: Any, src: Source, problem: str) -> FormatError:
                     where=at(path, hit), hint=hint)
     return FormatError(f"the dates of the file are {problem}", where=_where(src.files),
                        hint=hint)
-
-
-# ------------------------------------------------------------------ the fast path
-# A clean file (the common case) is loaded in one pass: its rows are inserted as they are
-# parsed, the parsers fail (an engine error) on any value they do not take exactly, and the
-# checks that need every row run on the inserted rows inside the load's transaction
-# (``verify``). Anything else - a bad row, a warning, a slash date, an amount the store
-# would round - rolls the load back and reads the file the checked way above, which
-# reports it exactly as before.
-
-@ibis.udf.scalar.builtin(name="error")
-def _error(message: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's error(): fails the query with ``message`` when evaluated."""
-
-
-def _fail(what: str, dtype: Any) -> ir.Value:
-    return _error(f"cloudledger: {what} needs the checked path").cast(dtype)
-
-
-def _ok_or_fail(value: ir.Value, ok: ir.BooleanValue, raw: ir.Value, what: str) -> ir.Value:
-    """``value`` where ``raw`` is NULL or ``ok``; the query fails anywhere else."""
-    return ibis.cases((raw.isnull(), ibis.null(value.type())), (ok, value),
-                      else_=_fail(what, value.type()))
-
-
-def _fast_money(col: ir.Value, name: str) -> ir.Value | None:
-    """Stored amount, exactly the source's (never rounded), or the query fails."""
-    t = col.type()
-    if t.is_decimal():
-        scale, precision = t.scale or 0, t.precision or 38  # type: ignore[attr-defined]
-        return col.cast(focus.MONEY_TYPE) if scale <= 12 and precision - scale <= 26 else None
-    if t.is_integer():
-        return col.cast(focus.MONEY_TYPE)
-    if not t.is_string():
-        return None  # floats: the checked path
-    exact, fast = _money_parts(col)
-    wide = col.try_cast(focus.MONEY_TYPE)
-    return ibis.cases((col.isnull(), ibis.null(focus.MONEY_TYPE)),
-                      (exact, fast.cast(focus.MONEY_TYPE)),
-                      (wide == col.try_cast(EXACT), wide),
-                      else_=_fail(name, focus.MONEY_TYPE))
-
-
-def _fast_quantity(col: ir.Value, name: str) -> ir.Value:
-    if col.type().is_decimal() or col.type().is_integer():
-        return as_double(col)
-    q = col.try_cast("float64")
-    return _ok_or_fail(q, q.notnull() & ~q.isnan() & ~q.isinf(), col, name)
-
-
-def _fast_timestamp(col: ir.Value, name: str) -> ir.Value:
-    t = col.type()
-    if t.is_timestamp() and t.timezone is not None:  # type: ignore[attr-defined]
-        # the UTC wall clock without a time zone cast (ICU): the same instant, ~25x cheaper
-        return _make_timestamp(_epoch_us(col))
-    if t.is_timestamp() or t.is_date():
-        return col.cast("timestamp")
-    s = col if t.is_string() else col.cast("string")
-    v = s.try_cast("timestamp")
-    # ISO 8601 without an offset ('Z' is UTC): what the checked path reads the same way
-    iso = (s.substr(4, 1) == "-") & v.notnull() & (v.year() >= 1000)
-    rest = s.substr(10)
-    return _ok_or_fail(v, iso & ~rest.contains("+") & ~rest.contains("-"), s, name)
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _epoch_us(value: dt.timestamp) -> int:  # type: ignore[empty-body]
-    """Microseconds since the epoch of a TIMESTAMP WITH TIME ZONE."""
-
-
-@ibis.udf.scalar.builtin(name="make_timestamp")
-def _make_timestamp(micros: int) -> dt.timestamp:  # type: ignore[empty-body]
-    """The TIMESTAMP ``micros`` microseconds after the epoch."""
-
-
-#: CSV reader types of the fast path: quantities parsed by the reader (a NaN or infinity
-#: fails the load); amounts and timestamps are text, parsed with the checks above.
-FAST_READER = {"quantity": "DOUBLE"}
-
-
-def fast_rows(store: Any, src: Source) -> ir.Table | None:
-    """The FOCUS rows of ``src`` in one pass, failing on anything not loaded exactly as
-    the checked path would load it; None when a column's type rules the fast path out."""
-    if src.kind == "csv":
-        types = {c: FAST_READER[focus.BY_NAME[c].kind] for c in src.columns
-                 if c in focus.BY_NAME and focus.BY_NAME[c].kind in FAST_READER}
-        raw, _ = raw_relation(store, src, mode="exact", types=types)
-    else:
-        name = _name("raw")
-        store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
-                  f"{fs._sql_list(src.files)}, union_by_name=true)")
-        raw = store.con.table(name)
-        # the null spellings of text columns as NULL, once (a view: not inlined at each use)
-        raw = barrier(store, raw.select([text(raw[c]).name(c) if raw[c].type().is_string()
-                                         else raw[c] for c in raw.columns]))
-    cols: list[ir.Value] = []
-    for name in raw.columns:
-        if name in ("x_cl_file", "cl_record"):
-            continue
-        col = raw[name]
-        column = focus.BY_NAME.get(name)
-        if column is None:
-            cols.append(col if focus.is_custom(name) else col.name(f"x_{name}"))
-            continue
-        value: ir.Value | None
-        if name == "BillingCurrency":
-            s = col.cast("string")
-            value = _ok_or_fail(s, s == s.strip().upper(), s, name)
-        elif column.kind == "decimal":
-            value = _fast_money(col, name)
-        elif column.kind == "quantity":
-            value = _fast_quantity(col, name)
-        elif column.kind == "timestamp":
-            value = _fast_timestamp(col, name)
-        else:
-            value = col if col.type().is_string() else col.cast("string")
-        if value is None:
-            return None
-        cols.append(value.name(name))
-    return raw.select(cols)
-
-
-def fast_totals(rows: ir.Table) -> ir.Table:
-    """The source totals computed from the file (lazy; used when the frame is loaded
-    without ``verify``)."""
-    metrics = {m: rows[m].cast(EXACT).sum() for m in ("BilledCost", "EffectiveCost")
-               if m in rows.columns}
-    return rows.group_by("BillingAccountId", "BillingPeriodStart", "BillingCurrency"
-                         ).aggregate(**metrics)
-
-
-def verify(store: Any, new: ir.Table, columns: list[str]) -> ir.Table:
-    """The row checks and warnings of ``check_source`` on inserted rows (``columns``: the
-    file's); raises ``Recheck`` where the checked path has something to say. Returns the
-    source totals: the inserted amounts are the file's exactly, so their sums are too."""
-    from cloudledger.store.frame import Recheck
-
-    present = set(columns)
-    keys = ["BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "BillingCurrency"]
-    metrics: dict[str, ir.Value] = {"n": new.count()}
-    money = [m for m in ("BilledCost", "EffectiveCost") if m in present]
-    for m in money:
-        metrics[m] = new[m].sum()
-    empty = [new[c].isnull() for c in REQUIRED if c in present and c not in keys]
-    flags: list[ir.BooleanValue] = []
-    if empty:
-        flags.append(functools.reduce(operator.or_, empty))
-    if "ChargeCategory" in present:
-        cat = new.ChargeCategory
-        known = functools.reduce(operator.or_, [
-            cat == v for v in focus.BY_NAME["ChargeCategory"].allowed])
-        flags.append(cat.notnull() & ~known)
-    if {"ChargePeriodStart", "BillingPeriodStart", "BillingPeriodEnd"} <= present:
-        cps = new.ChargePeriodStart
-        out = (cps < new.BillingPeriodStart) | (cps >= new.BillingPeriodEnd)
-        if "ChargeClass" in present:
-            out = out & ~(new.ChargeClass == "Correction").fill_null(False)
-        flags.append(out)
-    for name in JSON_CHECKED:
-        if name in present:
-            s = new[name]
-            flags.append(s.notnull() & ~(s.lstrip().startswith("{")
-                                         & s.try_cast("json").notnull()))
-    if flags:
-        metrics["odd"] = functools.reduce(operator.or_, [
-            f.fill_null(False) for f in flags]).sum()
-    stored = {c if c in focus.BY_NAME or focus.is_custom(c) else f"x_{c}" for c in columns
-              if c in DUPLICATE_KEY or (c not in focus.BY_NAME
-                                               and c.lower().endswith("id"))}
-    data = [c for c in new.columns if c in stored]
-    if data:
-        metrics["distinct"] = ibis.struct({f"f{i}": new[c] for i, c in enumerate(data)}
-                                          ).hash().nunique()
-    groups = store.execute(new.group_by(*keys).aggregate(**metrics)).to_pylist()
-    seen: dict[tuple[Any, Any], set[Any]] = {}
-    for g in groups:
-        if (g.get("odd") or ("distinct" in g and g["distinct"] != g["n"])
-                or any(g[k] is None for k in keys if k in present)
-                or ("BillingCurrency" in present
-                    and not re.fullmatch(r"[A-Z]{3}", g["BillingCurrency"]))
-                or (g["BillingPeriodStart"] is not None and g["BillingPeriodEnd"] is not None
-                    and g["BillingPeriodStart"] >= g["BillingPeriodEnd"])):
-            raise Recheck
-        seen.setdefault((g["BillingAccountId"], g["BillingPeriodStart"]), set()).add(
-            g["BillingCurrency"])
-    if any(len(c) > 1 for c in seen.values()):
-        raise Recheck  # the checked path words the warning
-    import pyarrow as pa
-
-    arrays: dict[str, Any] = {
-        "BillingAccountId": pa.array([g["BillingAccountId"] for g in groups], pa.string()),
-        "BillingPeriodStart": pa.array([g["BillingPeriodStart"] for g in groups],
-                                       pa.timestamp("us")),
-        "BillingCurrency": pa.array([g["BillingCurrency"] for g in groups], pa.string())}
-    for m in money:
-        arrays[m] = pa.array([g[m] for g in groups], pa.decimal128(38, 18))
-    return ibis.memtable(pa.table(arrays))

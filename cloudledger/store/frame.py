@@ -93,13 +93,23 @@ class Recheck(Exception):
 
 
 @dataclass
+class Verified:
+    """What a frame's in-load checks found: the rows inserted and their totals, which are
+    the source's (the fast path inserts every amount exactly as the file states it)."""
+
+    rows: int
+    totals: ir.Table
+
+
+@dataclass
 class VerifiedFrame(Frame):
     """A frame whose rows are checked inside the load, after they are inserted.
 
     ``rows`` fail (an engine error) on a value the fast path does not take, and
-    ``verify(store, inserted)`` returns the source totals of the inserted rows or raises
+    ``verify(store, inserted)`` returns the row count and source totals (``Verified``) of
+    the inserted rows or raises
     ``Recheck``; either way the load rolls back and runs again with ``fallback()``, the
     frame read the checked way. ``totals`` is the lazy, independent form used when the
     frame is loaded without ``verify``."""
 
-    verify: Callable[[Any, ir.Table], ir.Table] | None = None
+    verify: Callable[[Any, ir.Table], Verified] | None = None

@@ -141,12 +141,16 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
     step(f"frame {n} inserted")
     t = store.focus
     new = t.filter(t[focus.INGEST_COLUMN] == ingest_id)
-    rows = int(store.execute(new.count()).as_py())
+    loaded: ir.Table | None = None  # the inserted rows' totals, when the checks summed them
+    if isinstance(frame, VerifiedFrame) and frame.verify is not None:
+        verified = frame.verify(store, new)  # or Recheck: read the checked way
+        rows, frame.totals = verified.rows, verified.totals
+        loaded = verified.totals
+    else:
+        rows = int(store.execute(new.count()).as_py())
     if rows == 0 and frame.quarantined is None:
         raise InputError("the file has a header but no data rows", where=files_of(frame),
                          hint="export a period that has charges; nothing was loaded")
-    if isinstance(frame, VerifiedFrame) and frame.verify is not None:
-        frame.totals = frame.verify(store, new)  # or Recheck: read the checked way
     step(f"frame {n} checked")
     quarantined = 0
     if frame.quarantined is not None and allow_bad_rows:
@@ -157,7 +161,7 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
     if frame.rows_in is not None and frame.rows_in != rows + quarantined:
         raise RunError(f"rows in ({frame.rows_in}) != rows loaded ({rows}) + rows "
                        f"quarantined ({quarantined})", where=files_of(frame))
-    recon = check_reconciliation(store, frame, new)
+    recon = check_reconciliation(store, frame, new, loaded)
     replaced, warnings = supersede(store, frame, ingest_id, incremental)
     step(f"frame {n} replaced")
     record_source_totals(store, ingest_id, recon)
@@ -170,8 +174,9 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
         warnings=frame.warnings + warnings)
 
 
-def check_reconciliation(store: Store, frame: Frame, new: ir.Table) -> list[Reconciliation]:
-    recon = reconcile_frame(store, new, frame.totals)
+def check_reconciliation(store: Store, frame: Frame, new: ir.Table,
+                         loaded: ir.Table | None = None) -> list[Reconciliation]:
+    recon = reconcile_frame(store, new, frame.totals, loaded)
     bad = [r for r in recon if not r.ok]
     if bad:
         r = bad[0]

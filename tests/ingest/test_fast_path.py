@@ -1,4 +1,4 @@
-"""The one-pass FOCUS load (checked.fast_rows + verify inside the load): a clean file loads
+"""The one-pass FOCUS load (fast.fast_rows + fast.verify inside the load): a clean file loads
 exactly as the checked path loads it; anything else falls back to the checked path.
 
 Expected values come from the checked path (read_checked, the reference) or the file itself."""

@@ -184,6 +184,8 @@ def test_failure_midway_leaves_previous_data(store: Store, shared_data: Path, tm
 
 def test_reconciliation_mismatch_rolls_back(store: Store, shared_data: Path) -> None:
     [frame] = read_frames(store, [shared_data / SAMPLE])
+    if frame.fallback is not None:  # the checked read: the sample has rows it warns about
+        frame = frame.fallback()
     skewed = frame.totals.mutate(BilledCost=frame.totals.BilledCost + 1)
     before = snapshot(store)
     with pytest.raises(RunError, match="BilledCost of billing account"):

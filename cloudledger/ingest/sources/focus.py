@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 
 from cloudledger import focus
 from cloudledger.errors import FormatError
-from cloudledger.ingest import checked, checks
+from cloudledger.ingest import checked, checks, fast
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import union_all
 from cloudledger.ingest.registry import Options, Sniff, register
@@ -123,18 +123,18 @@ def _sources(paths: list[Path]) -> tuple[list[checks.Source], set[str], list[str
 
 def read_fast(store: Any, paths: list[Path], options: Options) -> Frame | None:
     """FOCUS rows of ``paths`` loaded in one pass and checked inside the load
-    (``checked.fast_rows``, ``checked.verify``); anything those do not take rolls the load
+    (``fast.fast_rows``, ``fast.verify``); anything those do not take rolls the load
     back and reads the files with ``read_checked``. None where a column's type rules the
     fast path out."""
     sources, versions, warnings = _sources(paths)
-    parts = [checked.fast_rows(store, src) for src in sources]
+    parts = [fast.fast_rows(store, src) for src in sources]
     if any(p is None for p in parts):
         return None
     rows = union_all([p for p in parts if p is not None])
     columns = list(dict.fromkeys(c for src in sources for c in src.columns))
     return VerifiedFrame(
-        "focus", paths, rows, checked.fast_totals(rows), version=max(versions),
-        warnings=warnings, verify=lambda st, new: checked.verify(st, new, columns),
+        "focus", paths, rows, fast.fast_totals(rows), version=max(versions),
+        warnings=warnings, verify=lambda st, new: fast.verify(st, new, columns),
         fallback=lambda: read_checked(store, paths, options))
 
 
