@@ -155,7 +155,8 @@ def _try_to_timestamp(value: str, fmt: str) -> dt.timestamp:  # type: ignore[emp
     does not match."""
 
 
-#: strptime directives as Java DateTimeFormatter letters (Spark's datetime patterns).
+#: strptime directives as Java DateTimeFormatter letters (Spark's datetime patterns);
+#: ``yy`` reads 2000-2099, which ``_try_parse`` moves to strptime's century (``_posix_century``).
 _JAVA = {"d": "d", "m": "M", "Y": "yyyy", "y": "yy", "H": "H", "I": "h", "M": "m",
          "S": "s", "f": "SSSSSS", "p": "a", "b": "MMM", "B": "MMMM", "j": "D", "%": "%"}
 
@@ -176,8 +177,17 @@ def java_pattern(fmt: str) -> str:
 
 def _try_parse(t: ir.StringValue, fmt: str, spark: bool) -> ir.TimestampValue:
     if spark:
-        return _try_to_timestamp(t, java_pattern(fmt)).cast("timestamp")  # type: ignore[no-any-return]
+        parsed = _try_to_timestamp(t, java_pattern(fmt)).cast("timestamp")
+        return _posix_century(parsed) if "%y" in fmt else parsed  # type: ignore[no-any-return]
     return _try_strptime(t, fmt)  # type: ignore[no-any-return]
+
+
+def _posix_century(t: ir.TimestampValue) -> ir.TimestampValue:
+    """A two-digit year read as strptime and DuckDB read ``%y`` (69-99: 1969-1999, 00-68:
+    2000-2068), from Spark's ``yy`` (every one in 2000-2099). Exact: 20xx and 19xx are leap
+    years alike for xx in 69-99."""
+    return ibis.cases((t.year() >= 2069, t - ibis.interval(years=100)),  # type: ignore[return-value]
+                      else_=t)
 
 
 def _slash(t: ir.StringValue, spec: DateSpec, *, strict: bool, spark: bool = False

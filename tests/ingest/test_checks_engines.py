@@ -9,14 +9,18 @@ reason) and an unchanged store; with ``allow_bad_rows`` the same ``ingest_errors
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import gzip
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from cloudledger.errors import CloudledgerError
+from cloudledger.errors import CloudledgerError, FormatError
 from cloudledger.ingest import ingest
 from cloudledger.store import Store
 
@@ -183,3 +187,112 @@ def test_same_checks_on_both_engines(case: Case, engine_store: Store, tmp_path: 
     assert report.rows == n
     assert report.rows_quarantined == len(case.bad)
     assert state(store) == (before[0] + n, before[1] + billed, before[2] + effective)
+
+
+def compress(data: bytes, codec: str | None) -> bytes:
+    if codec == "gzip":
+        return gzip.compress(data)
+    if codec == "zstd":
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+#: (case, compression of the content, file name ending): the name does not say it
+COMPRESSED = [("gzip_named_csv", "gzip", ".csv"), ("zstd_named_csv", "zstd", ".csv"),
+              ("plain_named_gz", None, ".csv.gz")]
+
+
+@pytest.mark.parametrize(("name", "codec", "ending"), COMPRESSED,
+                         ids=[c[0] for c in COMPRESSED])
+def test_compression_from_first_bytes(name: str, codec: str | None, ending: str,
+                                      engine_store: Store, tmp_path: Path,
+                                      shared_data: Path) -> None:
+    """A file is decompressed as its first bytes say, whatever its name, on both engines:
+    the error's line, the row set aside and the loaded totals are those of the plain file."""
+    store = engine_store
+    rows = sample(shared_data)
+    case = Case(name, [(5, "BilledCost", "twelve")], multiline=True)
+    plain = build(tmp_path, rows, case)
+    with plain.open(newline="") as f:
+        edited = list(csv.reader(f))
+    path = tmp_path / f"{name}_file{ending}"
+    path.write_bytes(compress(plain.read_bytes(), codec))
+    plain.unlink()
+
+    line = physical(case, 5)  # one line further down: row 3 holds a quoted line break
+    with pytest.raises(CloudledgerError) as info:
+        ingest(store, [path])
+    assert f"{path}, line {line}, column BilledCost" in str(info.value), str(info.value)
+    [report] = ingest(store, [path], allow_bad_rows=True)
+    errors = store.execute(store.table("ingest_errors")).to_pylist()
+    assert [(e["file"], e["line"]) for e in errors] == [(str(path), line)]
+    assert next(csv.reader([errors[0]["raw"]])) == edited[4]
+    n, billed, effective = expected(edited, {5})
+    assert report.rows == n
+    assert state(store) == (n, billed, effective)
+
+
+def test_spark_path_names_the_compression(tmp_path: Path) -> None:
+    """Spark decompresses by file name: a local session reads a misnamed file through a
+    link named for its content; a cluster session gets an error saying how to rename it."""
+    from cloudledger.ingest.files import spark_path
+
+    def session(master: str) -> Any:
+        return SimpleNamespace(conf=SimpleNamespace(get=lambda key, default="": master))
+
+    misnamed = tmp_path / "costs.csv"
+    misnamed.write_bytes(gzip.compress(b"a,b\n1,2\n"))
+    named = tmp_path / "costs2.csv.gz"
+    named.write_bytes(misnamed.read_bytes())
+    link = Path(spark_path(session("local[2]"), misnamed))
+    assert link.name == "costs.csv.gz" and link.resolve() == misnamed.resolve()
+    assert spark_path(session("local[2]"), named) == str(named)
+    with pytest.raises(FormatError) as info:
+        spark_path(session("spark://cluster:7077"), misnamed)
+    assert "gzip-compressed, but its name does not end in .gz" in str(info.value)
+    assert "rename it to 'costs.csv.gz'" in str(info.value)
+    plain = tmp_path / "plain.csv.gz"
+    plain.write_bytes(b"a,b\n1,2\n")
+    with pytest.raises(FormatError, match="rename it to 'plain.csv'"):
+        spark_path(session("yarn"), plain)
+
+
+#: date format -> (BillingPeriodStart, BillingPeriodEnd, ChargePeriodStart,
+#: ChargePeriodEnd) spelling of a month whose two-digit year is ``{y}``
+TWO_DIGIT = {None: ("9/1/{y}", "10/1/{y}", "9/4/{y}", "9/5/{y}"),
+             "MDY": ("9/1/{y}", "10/1/{y}", "9/4/{y}", "9/5/{y}"),
+             "%d.%m.%y %H:%M": ("01.09.{y} 00:00", "01.10.{y} 00:00", "04.09.{y} 10:00",
+                                "04.09.{y} 11:00")}
+
+
+@pytest.mark.parametrize("date_format", list(TWO_DIGIT), ids=["inferred", "MDY", "pattern"])
+def test_two_digit_years(date_format: str | None, engine_store: Store, tmp_path: Path,
+                         shared_data: Path) -> None:
+    """A two-digit year reads as strptime (and DuckDB) read %y on both engines: 69-99 in
+    the 1900s, 00-68 in the 2000s (Spark's own ``yy`` would read all of them as 20xx)."""
+    store = engine_store
+    rows = [list(r) for r in sample(shared_data)]
+    header = rows[0]
+    columns = ("BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart",
+               "ChargePeriodEnd")
+    years = {"99": 1999, "69": 1969, "68": 2068, "00": 2000}
+    for i, r in enumerate(rows[1:]):
+        y = list(years)[i % len(years)]
+        for column, spelling in zip(columns, TWO_DIGIT[date_format], strict=True):
+            r[header.index(column)] = spelling.format(y=y)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path = tmp_path / "two_digit_years.csv"
+    path.write_text(buf.getvalue())
+
+    [report] = ingest(store, [path], date_format=date_format)
+    assert report.rows == N
+    f = store.focus
+    got = store.execute(f.select("BillingPeriodStart", "ChargePeriodStart").distinct()
+                        .order_by("BillingPeriodStart")).to_pylist()
+    hour = 10 if date_format and "%H" in date_format else 0
+    assert [(g["BillingPeriodStart"].replace(tzinfo=None),
+             g["ChargePeriodStart"].replace(tzinfo=None)) for g in got] == [
+        (dt.datetime(y, 9, 1), dt.datetime(y, 9, 4, hour)) for y in sorted(years.values())]
