@@ -19,6 +19,7 @@ from cloudledger.ingest import files as fs
 from cloudledger.ingest.dedupe import all_loaded, drop_copies
 from cloudledger.ingest.registry import SOURCES, Options, Sniff, Source, get, load_all
 from cloudledger.store import Frame, LoadReport, Store
+from cloudledger.store.files import prefetch
 
 __all__ = ["SOURCES", "Options", "detect", "formats", "ingest", "read_frames"]
 
@@ -199,7 +200,9 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
     skipped: list[str] = []
     options = Options(allow_bad_rows=allow_bad_rows,
                       extra={"date_spec": date_spec(date_format)})
-    frames = read_frames(store, paths, fmt=fmt, options=options, skipped=skipped)
+    files = fs.expand(paths)
+    prefetch(files)  # their sha256, for ingest_log, hashed on a background thread
+    frames = read_frames(store, list(files) or paths, fmt=fmt, options=options, skipped=skipped)
     if frames:
         frames[0].warnings[:0] = skipped
     elif skipped:

@@ -12,18 +12,22 @@ its rows from that scope.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from cloudledger.store import sha256_of
+from cloudledger.store.files import sha256_of
 
 
 def drop_copies(files: list[Path]) -> tuple[list[Path], list[str]]:
-    """``files`` without byte-identical copies (the first one kept), and a warning each."""
+    """``files`` without byte-identical copies (the first one kept), and a warning each.
+    Only files that share their size with another are hashed here."""
+    sizes = Counter(f.stat().st_size for f in files if f.is_file())
     seen: dict[str, Path] = {}
     keep, warnings = [], []
     for f in files:
-        digest = sha256_of(f) if f.is_file() else str(f)
+        copy = f.is_file() and sizes[f.stat().st_size] > 1
+        digest = sha256_of(f) if copy else str(f)
         if digest in seen:
             warnings.append(f"{f}: skipped, byte-identical to {seen[digest]} in this ingest "
                             "(it would count twice)")
@@ -36,6 +40,8 @@ def drop_copies(files: list[Path]) -> tuple[list[Path], list[str]]:
 def all_loaded(store: Any, files: list[Path]) -> list[str] | None:
     """A warning per file if every one of ``files`` is already loaded, else None."""
     loaded = store.loaded_files()
+    if not loaded:
+        return None
     ids = [loaded.get(sha256_of(f)) if f.is_file() else None for f in files]
     if not files or any(i is None for i in ids):
         return None
