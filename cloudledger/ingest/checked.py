@@ -56,7 +56,8 @@ def check_source(store: Any, src: Source, user: DateSpec | None,
         raw, rejects = raw_relation(store, src, mode=mode)
         p = parsed(store, raw, specs, row_hash=True, nulls=nulls)
         try:
-            groups = scan(store, p, specs)
+            with bad_rows.engine_errors_only():  # PySpark's notice: the error is handled
+                groups = scan(store, p, specs)
             rejected = (spark_rejected or []) if spark else bad_rows.read_rejects(store,
                                                                                   rejects)
         except _engine_errors() as e:

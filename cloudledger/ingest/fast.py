@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cloudledger import focus
+from cloudledger.engine import ident
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.checks import (
     DUPLICATE_KEY,
@@ -31,10 +32,9 @@ from cloudledger.ingest.checks import (
     Source,
     _money_parts,
     _name,
-    barrier,
     raw_relation,
 )
-from cloudledger.ingest.parse import as_double, text
+from cloudledger.ingest.parse import as_double, text_sql
 from cloudledger.store.frame import Recheck, Verified
 
 #: The keys of a load's groups: each must be set, and one currency per account and period.
@@ -118,13 +118,15 @@ def fast_rows(store: Any, src: Source) -> ir.Table | None:
                  if c in focus.BY_NAME and focus.BY_NAME[c].kind in FAST_READER}
         raw, _ = raw_relation(store, src, mode="exact", types=types)
     else:
-        name = _name("raw")
-        store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet("
-                  f"{fs._sql_list(src.files)}, union_by_name=true)")
+        name, read = _name("raw"), (f"read_parquet({fs._sql_list(src.files)}, "
+                                     "union_by_name=true)")
+        store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {read}")
+        strings = [c for c, t in store.con.table(name).schema().items() if t.is_string()]
+        if strings:  # their null spellings as NULL, once (a view: not inlined at each use)
+            nulls = ", ".join(f"{text_sql(ident(c))} AS {ident(c)}" for c in strings)
+            store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * REPLACE ({nulls}) "
+                      f"FROM {read}")
         raw = store.con.table(name)
-        # the null spellings of text columns as NULL, once (a view: not inlined at each use)
-        raw = barrier(store, raw.select([text(raw[c]).name(c) if raw[c].type().is_string()
-                                         else raw[c] for c in raw.columns]))
     cols: list[ir.Value] = []
     for name in raw.columns:
         if name in ("x_cl_file", "cl_record"):

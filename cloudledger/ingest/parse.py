@@ -15,6 +15,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from cloudledger.engine import literal
 from cloudledger.focus import MONEY_TYPE, QUANTITY_TYPE, Kind
 
 #: Exact parse used for source totals: more fractional digits than storage, so a value that
@@ -49,6 +50,14 @@ def text(col: ir.Value) -> ir.StringValue:
 
 
 _LONGEST_TOKEN = max(len(t) for t in NULL_TOKENS)
+
+
+def text_sql(column: str) -> str:
+    """``text`` as DuckDB SQL for the quoted column ``column``: the same test, written out
+    once for a wide view instead of compiled per column (~3 ms each)."""
+    tokens = " OR ".join(f"{column} = {literal(t)}" for t in NULL_TOKENS)
+    return (f"CASE WHEN length({column}) > {_LONGEST_TOKEN} THEN {column} "
+            f"WHEN {tokens} THEN NULL ELSE {column} END")
 
 
 #: Most amounts fit 18 digits (< 1e6 with 12 decimals): an int64-backed decimal parses them

@@ -1,4 +1,5 @@
-"""``parse.as_double``: wide decimals to float64 through the 64-bit form where they fit."""
+"""``parse.as_double`` (wide decimals to float64 through the 64-bit form where they fit)
+and ``parse.text_sql``."""
 
 from __future__ import annotations
 
@@ -38,3 +39,21 @@ def test_as_double_leaves_narrow_and_float_columns_to_a_plain_cast() -> None:
                                 "c": pa.array([Decimal("7")], pa.decimal128(38, 0))}))
     row = con.to_pyarrow(t.select(a=as_double(t.a), b=as_double(t.b), c=as_double(t.c)))
     assert row.to_pylist() == [{"a": 1.25, "b": 2.5, "c": 7.0}]
+
+
+def test_text_sql_is_text() -> None:
+    """The SQL form of the null spellings (wide Parquet views) reads every value as text()."""
+    from cloudledger.engine import ident
+    from cloudledger.ingest.parse import NULL_TOKENS, text, text_sql
+
+    values = [*NULL_TOKENS, " ", "NULLS", "none", "\\n", "a", "null ", "", None, "1.5"]
+    con = ibis.duckdb.connect()
+    t = ibis.memtable(pa.table({"s": pa.array(values, pa.string())}))
+    via_ibis = con.to_pyarrow(t.select(v=text(t.s))).column("v").to_pylist()
+    con.con.register("vals", pa.table({"s": pa.array(values, pa.string())}))
+    via_sql = [r[0] for r in con.con.execute(
+        f"SELECT {text_sql(ident('s'))} FROM vals").fetchall()]
+    assert via_sql == via_ibis
+    assert via_sql[:len(NULL_TOKENS)] == [None] * len(NULL_TOKENS)
+    assert via_sql[len(NULL_TOKENS):len(NULL_TOKENS) + 6] == [" ", "NULLS", "none", "\\n", "a",
+                                                              "null "]
