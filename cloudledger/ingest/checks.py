@@ -157,11 +157,14 @@ def spark_relation(store: Any, src: Source, *, mode: str, numbered: bool = False
 
 
 # ------------------------------------------------------------------ parsing
-def _money_parts(col: ir.Value) -> tuple[ir.BooleanValue, ir.DecimalValue]:
+def _money_parts(col: ir.Value, fast: ir.Value | None = None
+                 ) -> tuple[ir.BooleanValue, ir.DecimalValue]:
+    """Whether ``col``'s text parses exactly as the 64-bit decimal(18, 12), and that parse
+    (``fast``: the parse already made)."""
     s = col if col.type().is_string() else col.cast("string")
     dot = s.find(".")
     short = ((dot < 0) | (s.length() - dot <= 13)) & ~s.contains("e") & ~s.contains("E")
-    fast = s.try_cast(_FAST)
+    fast = s.try_cast(_FAST) if fast is None else fast
     return short & fast.notnull(), fast  # type: ignore[return-value]
 
 

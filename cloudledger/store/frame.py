@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from cloudledger import focus
 from cloudledger.store.reconcile import Reconciliation
@@ -98,7 +99,12 @@ class Verified:
     the source's (the fast path inserts every amount exactly as the file states it)."""
 
     rows: int
+    #: BilledCost (and EffectiveCost where the file has it) per account, period, currency
     totals: ir.Table
+    #: the same sums with both metrics, as the store holds them (for the reconciliation)
+    loaded: ir.Table
+    #: the load's replace scope: provider ``p`` and account ``a`` ('' for none), period ``s``
+    scope: pa.Table
 
 
 @dataclass

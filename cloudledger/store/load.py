@@ -142,10 +142,11 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
     t = store.focus
     new = t.filter(t[focus.INGEST_COLUMN] == ingest_id)
     loaded: ir.Table | None = None  # the inserted rows' totals, when the checks summed them
+    scope: pa.Table | None = None
     if isinstance(frame, VerifiedFrame) and frame.verify is not None:
         verified = frame.verify(store, new)  # or Recheck: read the checked way
-        rows, frame.totals = verified.rows, verified.totals
-        loaded = verified.totals
+        rows, frame.totals, loaded = verified.rows, verified.totals, verified.loaded
+        scope = None if incremental else verified.scope
     else:
         rows = int(store.execute(new.count()).as_py())
     if rows == 0 and frame.quarantined is None:
@@ -162,7 +163,7 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
         raise RunError(f"rows in ({frame.rows_in}) != rows loaded ({rows}) + rows "
                        f"quarantined ({quarantined})", where=files_of(frame))
     recon = check_reconciliation(store, frame, new, loaded)
-    replaced, warnings = supersede(store, frame, ingest_id, incremental)
+    replaced, warnings = supersede(store, frame, ingest_id, incremental, scope)
     step(f"frame {n} replaced")
     record_source_totals(store, ingest_id, recon)
     write_log(store, frame, ingest_id, rows, quarantined, replaced, recon)
@@ -189,14 +190,20 @@ def check_reconciliation(store: Store, frame: Frame, new: ir.Table,
     return recon
 
 
-def supersede(store: Store, frame: Frame, ingest_id: int,
-              incremental: bool) -> tuple[list[Replaced], list[str]]:
-    """Delete earlier rows in the scope of load ``ingest_id``; source totals follow them."""
+def supersede(store: Store, frame: Frame, ingest_id: int, incremental: bool,
+              scope: pa.Table | None = None) -> tuple[list[Replaced], list[str]]:
+    """Delete earlier rows in the scope of load ``ingest_id`` (``scope``: its keys where the
+    load's checks already listed them); source totals follow them."""
     keys = scope_exprs(incremental)
     names = ["p", "a", "s", "d"][:len(keys)]
-    store.raw("CREATE OR REPLACE TEMP TABLE cl_scope AS SELECT DISTINCT "
-              + ", ".join(f"{k} AS {n}" for k, n in zip(keys, names, strict=True))
-              + f" FROM focus WHERE {q(focus.INGEST_COLUMN)} = {int(ingest_id)}")
+    if scope is not None:
+        store.engine.register("cl_scope_rows", scope)
+        store.raw("CREATE OR REPLACE TEMP TABLE cl_scope AS SELECT * FROM cl_scope_rows")
+        store.engine.unregister("cl_scope_rows")
+    else:
+        store.raw("CREATE OR REPLACE TEMP TABLE cl_scope AS SELECT DISTINCT "
+                  + ", ".join(f"{k} AS {n}" for k, n in zip(keys, names, strict=True))
+                  + f" FROM focus WHERE {q(focus.INGEST_COLUMN)} = {int(ingest_id)}")
     where = (f"{q(focus.INGEST_COLUMN)} <> {int(ingest_id)} AND ({', '.join(keys)}) IN "
              f"(SELECT {', '.join(names)} FROM cl_scope)")
     store.raw(

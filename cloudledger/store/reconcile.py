@@ -49,9 +49,10 @@ def totals_by_key(rows: ir.Table) -> ir.Table:
 def reconcile_frame(store: Any, loaded: ir.Table, source_totals: ir.Table,
                     loaded_totals: ir.Table | None = None) -> list[Reconciliation]:
     """Compare loaded totals with the source's own, per account, period, currency, metric.
-    ``loaded_totals``: the loaded rows' totals where the load has already summed them."""
-    mine = store.execute(loaded_totals if loaded_totals is not None
-                         else totals_by_key(loaded)).to_pylist()
+    ``loaded_totals``: the loaded rows' sums where the load has already made them (any
+    grouping finer than account, period and currency)."""
+    mine = store.execute(totals_by_key(loaded_totals if loaded_totals is not None
+                                       else loaded)).to_pylist()
     metrics = {m: source_totals[m].sum() for m in ("BilledCost", "EffectiveCost")
                if m in source_totals.columns}
     theirs = store.execute(source_totals.group_by(

@@ -135,3 +135,58 @@ def test_a_lower_case_currency_falls_back_with_its_warning(
     [report] = ingest(store, [_write(tmp_path / "cur.csv", rows)])
     assert counting == [1]
     assert any("normalized to the ISO 4217 code 'USD'" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("value", ["0E-12", "2.50E-7", "-0.5E-3"])
+def test_an_exact_exponent_amount_loads_in_one_pass(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    rows = _rows(_clean(shared_data, tmp_path))
+    rows[1][rows[0].index("BilledCost")] = value
+    path = _write(tmp_path / "exp.csv", rows)
+    store = Store(tmp_path / "store.duckdb")
+    ingest(store, [path])
+    assert counting == []
+    assert _state(store) == _checked(path, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("ChargePeriodStart", "{day}T00:00:00-05:00"),  # an offset: the checked path converts it
+    ("ChargePeriodStart", "{day}T00:00:00+00:00"),
+    ("ChargeCategory", "Usagе"),  # a Cyrillic e: not a FOCUS category
+    ("Tags", "team=web"),  # not a JSON object: a warning
+])
+def test_a_row_the_checks_report_falls_back_in_the_insert(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch, column: str, value: str) -> None:
+    rows = _rows(_clean(shared_data, tmp_path))
+    h = rows[0]
+    day = rows[1][h.index("ChargePeriodStart")][:10]
+    rows[1][h.index(column)] = value.format(day=day)
+    path = _write(tmp_path / "odd.csv", rows)
+    store = Store(tmp_path / "store.duckdb")
+    try:
+        ingest(store, [path], allow_bad_rows=True)
+    finally:
+        store.close()
+    assert counting == [1]
+
+
+def test_two_period_ends_for_one_period_reconcile_as_the_checked_path_does(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-load sums are grouped finer than the reconciliation's keys: summed, not
+    overwritten, per account, period and currency."""
+    rows = _rows(_clean(shared_data, tmp_path))
+    h = rows[0]
+    end = h.index("BillingPeriodEnd")
+    rows[1][end] = "2099-01-01T00:00:00Z"  # a later end: charges still inside the period
+    path = _write(tmp_path / "ends.csv", rows)
+    store = Store(tmp_path / "store.duckdb")
+    [report] = ingest(store, [path])
+    assert counting == []
+    assert all(r.ok for r in report.reconciliation)
+    i = h.index("BilledCost")
+    assert sum(r.store_total for r in report.reconciliation if r.metric == "BilledCost") == \
+        sum(Decimal(r[i]) for r in rows[1:] if r[i])
+    assert _state(store) == _checked(path, tmp_path, monkeypatch)
