@@ -199,16 +199,23 @@ def _posix_century(t: ir.TimestampValue) -> ir.TimestampValue:
                       else_=t)
 
 
+def _strict_parse(t: ir.StringValue, fmt: str) -> ir.TimestampValue:
+    """``t`` read with strptime pattern ``fmt``, failing the query where it does not match;
+    a two-digit year in strptime's century on both engines (a no-op on DuckDB)."""
+    parsed = t.as_timestamp(fmt)
+    return _posix_century(parsed) if "%y" in fmt else parsed
+
+
 def _slash(t: ir.StringValue, spec: DateSpec, *, strict: bool, spark: bool = False
            ) -> ir.TimestampValue:
     if spec.pattern:
-        return t.as_timestamp(spec.pattern) if strict else _try_parse(t, spec.pattern, spark)
+        return _strict_parse(t, spec.pattern) if strict else _try_parse(t, spec.pattern, spark)
     a, b = ("%m", "%d") if spec.order == "MDY" else ("%d", "%m")
     cases = []
     for regex, fmt in _SLASH_FORMATS:
         f = fmt.format(a=a, b=b)
         cases.append((t.re_search(regex),
-                      t.as_timestamp(f) if strict else _try_parse(t, f, spark)))
+                      _strict_parse(t, f) if strict else _try_parse(t, f, spark)))
     if strict:
         return ibis.cases(*cases, else_=t.cast("timestamp"))  # type: ignore[return-value]
     return ibis.cases(*cases, else_=ibis.null("timestamp"))  # type: ignore[return-value]

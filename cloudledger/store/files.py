@@ -45,8 +45,9 @@ def prefetch(paths: Iterable[Path]) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    h, buf = hashlib.sha256(), bytearray(1 << 22)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:  # one reused buffer: no copy per chunk
+        while n := f.readinto(buf):
+            h.update(view[:n])
     return h.hexdigest()

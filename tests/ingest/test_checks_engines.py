@@ -296,3 +296,21 @@ def test_two_digit_years(date_format: str | None, engine_store: Store, tmp_path:
     assert [(g["BillingPeriodStart"].replace(tzinfo=None),
              g["ChargePeriodStart"].replace(tzinfo=None)) for g in got] == [
         (dt.datetime(y, 9, 1), dt.datetime(y, 9, 4, hour)) for y in sorted(years.values())]
+
+
+@pytest.mark.parametrize("spec", ["MDY", "%d.%m.%y"])
+def test_strict_timestamp_reads_two_digit_years_as_strptime(spec: str,
+                                                            engine_store: Store) -> None:
+    """``parse.timestamp`` (the strict parse of the native sources): 99 is 1999 and 25 is
+    2025 on both engines, as strptime's %y reads them."""
+    import ibis
+    import pyarrow as pa
+
+    from cloudledger.ingest.parse import date_spec, timestamp
+
+    values = ["12/31/99", "01/01/25", "02/29/72"] if spec == "MDY" else \
+        ["31.12.99", "01.01.25", "29.02.72"]
+    t = ibis.memtable(pa.table({"s": values}))
+    got = engine_store.execute(t.select(v=timestamp(t.s, date_spec(spec)))).column("v")
+    assert [v.replace(tzinfo=None) for v in got.to_pylist()] == [
+        dt.datetime(1999, 12, 31), dt.datetime(2025, 1, 1), dt.datetime(1972, 2, 29)]
