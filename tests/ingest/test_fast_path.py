@@ -154,7 +154,8 @@ def test_an_exact_exponent_amount_loads_in_one_pass(
     ("ChargePeriodStart", "{day}T00:00:00-05:00"),  # an offset: the checked path converts it
     ("ChargePeriodStart", "{day}T00:00:00+00:00"),
     ("ChargeCategory", "Usagе"),  # a Cyrillic e: not a FOCUS category
-    ("Tags", "team=web"),  # not a JSON object: a warning
+    ("Tags", "team=web"),  # not JSON: a warning
+    ("Tags", '["web"]'),  # JSON, but not an object: a warning
 ])
 def test_a_row_the_checks_report_falls_back_in_the_insert(
         shared_data: Path, tmp_path: Path, counting: list[int],
