@@ -19,7 +19,7 @@ from cloudledger.ingest import files as fs
 from cloudledger.ingest.dedupe import all_loaded, drop_copies
 from cloudledger.ingest.registry import SOURCES, Options, Sniff, Source, get, load_all
 from cloudledger.store import Frame, LoadReport, Store
-from cloudledger.store.files import prefetch
+from cloudledger.store.files import prefetched
 
 __all__ = ["SOURCES", "Options", "detect", "formats", "ingest", "read_frames"]
 
@@ -201,19 +201,20 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
     options = Options(allow_bad_rows=allow_bad_rows,
                       extra={"date_spec": date_spec(date_format)})
     files = fs.expand(paths)
-    prefetch(files)  # their sha256, for ingest_log, hashed on a background thread
-    frames = read_frames(store, list(files) or paths, fmt=fmt, options=options, skipped=skipped)
-    if frames:
-        frames[0].warnings[:0] = skipped
-    elif skipped:
-        raise NothingToLoad(skipped)
-    try:  # a frame the engine rejects is read again its slower way (Frame.fallback)
-        return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows,
-                              incremental=incremental)
-    except CloudledgerError:
-        raise
-    except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
-        raise explain_engine_error(store, frames, Exception(str(e))) from e
+    with prefetched(files):  # their sha256, for ingest_log, hashed on a background thread
+        frames = read_frames(store, list(files) or paths, fmt=fmt, options=options,
+                             skipped=skipped)
+        if frames:
+            frames[0].warnings[:0] = skipped
+        elif skipped:
+            raise NothingToLoad(skipped)
+        try:  # a frame the engine rejects is read again its slower way (Frame.fallback)
+            return store.load_all(frames, dry_run=dry_run, allow_bad_rows=allow_bad_rows,
+                                  incremental=incremental)
+        except CloudledgerError:
+            raise
+        except ENGINE_ERRORS as e:  # an engine error while reading: say where it happened
+            raise explain_engine_error(store, frames, Exception(str(e))) from e
 
 
 class NothingToLoad(Exception):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 _Key = tuple[str, int, int]
@@ -41,6 +42,27 @@ def prefetch(paths: Iterable[Path]) -> None:
                 key = _key(p)
                 if key not in _pending:
                     _pending[key] = _pool.submit(_sha256, *key)
+
+
+def discard(paths: Iterable[Path]) -> None:
+    """Drop the digests of ``paths`` nobody asked for (a load that failed): those not
+    started are cancelled, so the process does not hash them on its way out."""
+    with _lock:
+        for p in paths:
+            if p.is_file():
+                pending = _pending.pop(_key(p), None)
+                if pending is not None:
+                    pending.cancel()
+
+
+@contextmanager
+def prefetched(paths: list[Path]) -> Iterator[None]:
+    """``prefetch`` for the length of a load; whatever it did not use is discarded."""
+    prefetch(paths)
+    try:
+        yield
+    finally:
+        discard(paths)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -30,3 +30,18 @@ def test_copies_are_byte_identical_files_not_files_of_one_size(tmp_path: Path) -
     keep, warnings = drop_copies([a, b, c, d])
     assert keep == [a, c, d]
     assert len(warnings) == 1 and str(b) in warnings[0] and str(a) in warnings[0]
+
+
+def test_digests_a_failed_load_did_not_use_are_discarded(tmp_path: Path) -> None:
+    from cloudledger.store import files as fp
+
+    paths = [tmp_path / f"g{i}.csv" for i in range(4)]
+    for i, p in enumerate(paths):
+        p.write_bytes(bytes([i + 7]) * (1 << 20))
+    try:
+        with fp.prefetched(paths):
+            raise RuntimeError("the load failed")
+    except RuntimeError:
+        pass
+    assert not any(fp._key(p) in fp._pending for p in paths)
+    assert sha256_of(paths[3]) == hashlib.sha256(paths[3].read_bytes()).hexdigest()
