@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from cloudledger.store.files import sha256_of
+from cloudledger.store.files import digest_of, loaded_id
 
 
 def drop_copies(files: list[Path]) -> tuple[list[Path], list[str]]:
@@ -27,7 +27,7 @@ def drop_copies(files: list[Path]) -> tuple[list[Path], list[str]]:
     keep, warnings = [], []
     for f in files:
         copy = f.is_file() and sizes[f.stat().st_size] > 1
-        digest = sha256_of(f) if copy else str(f)
+        digest = digest_of(f) if copy else str(f)
         if digest in seen:
             warnings.append(f"{f}: skipped, byte-identical to {seen[digest]} in this ingest "
                             "(it would count twice)")
@@ -42,7 +42,7 @@ def all_loaded(store: Any, files: list[Path]) -> list[str] | None:
     loaded = store.loaded_files()
     if not loaded:
         return None
-    ids = [loaded.get(sha256_of(f)) if f.is_file() else None for f in files]
+    ids = [loaded_id(f, loaded) for f in files]
     if not files or any(i is None for i in ids):
         return None
     return [f"{f}: skipped, these exact bytes are already loaded (ingest {i}); nothing "

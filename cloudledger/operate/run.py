@@ -3,7 +3,7 @@
     ingest -> allocate -> anomalies -> forecast -> budgets -> notify
 
 - ingest: the files under ``run.sources`` (directories or globs); a file whose bytes are
-  already loaded is skipped (sha256), so a rerun loads nothing twice.
+  already loaded is skipped (same digest), so a rerun loads nothing twice.
 - allocate: when something was loaded, or the store has no ``allocated`` table yet.
 - anomalies: the total and every dimension set of ``anomalies.by``, for anomalies that
   started in the last 7 days of data; stored with their state; open ones become alerts.
@@ -97,7 +97,7 @@ def source_files(patterns: list[str]) -> list[Path]:
 
 def _ingest(ctx: _Ctx) -> dict[str, Any]:
     from cloudledger.ingest import NothingToLoad, ingest
-    from cloudledger.store.files import sha256_of
+    from cloudledger.store.files import loaded_id
 
     if not ctx.settings.run.sources:
         return {"skipped": "no run.sources in the config"}
@@ -106,7 +106,7 @@ def _ingest(ctx: _Ctx) -> dict[str, Any]:
         raise InputError("run.sources match no file: " + ", ".join(ctx.settings.run.sources),
                          where="run.sources", hint="check the paths and globs")
     loaded = ctx.store.loaded_files()
-    new = [f for f in files if sha256_of(f) not in loaded]
+    new = [f for f in files if loaded_id(f, loaded) is None]
     if not new:
         return {"files": len(files), "new": 0, "skipped": "every file is already loaded"}
     try:

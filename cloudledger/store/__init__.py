@@ -25,12 +25,12 @@ from cloudledger import focus
 from cloudledger.engine import ident, literal
 from cloudledger.errors import InputError
 from cloudledger.store import load as _load
-from cloudledger.store.files import sha256_of
+from cloudledger.store.files import digest_of
 from cloudledger.store.frame import Frame, LoadReport, Replaced
 from cloudledger.store.reconcile import reconcile_store
 from cloudledger.store.schema import ERRORS_SCHEMA, LOG_SCHEMA, SCRATCH_PREFIXES, TOTALS_SCHEMA
 
-__all__ = ["DEFAULT_STORE", "Frame", "LoadReport", "Replaced", "Store", "sha256_of"]
+__all__ = ["DEFAULT_STORE", "Frame", "LoadReport", "Replaced", "Store", "digest_of"]
 
 DEFAULT_STORE = Path("cloudledger.duckdb")
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -92,6 +92,7 @@ class Store:
                     hint="pass --store with a new path or a store cloudledger wrote")
             self._drop_scratch(tables)
             self._ensure_tables(tables)
+            self._upgrade(tables)
 
     # ---------------------------------------------------------------- basics
     @property
@@ -137,6 +138,17 @@ class Store:
             for name in missing:
                 self.con.create_table(name, schema=schemas[name])
 
+    def _upgrade(self, existing: set[str]) -> None:
+        """Bring a store an older cloudledger wrote to today's bookkeeping columns:
+        ``ingest_log.sha256`` became ``digests`` (which also holds ``blake3:`` digests).
+        Built aside and swapped in, so a kill leaves the old table or the new one."""
+        if "ingest_log" not in existing or "sha256" not in self.table("ingest_log").columns:
+            return
+        cols = ", ".join("sha256 AS digests" if c == "digests" else ident(c)
+                         for c in LOG_SCHEMA.names)
+        self.engine.create("ingest_log__upgrade", f"SELECT {cols} FROM ingest_log")
+        self.engine.swap("ingest_log__upgrade", "ingest_log")
+
     def _drop_scratch(self, tables: set[str]) -> None:
         """Drop the half-built tables a killed ingest, allocate or metrics load left."""
         for name in sorted(tables):
@@ -176,16 +188,16 @@ class Store:
         return self.execute(self.table("ingest_log").order_by("ingest_id"))
 
     def loaded_files(self) -> dict[str, int]:
-        """sha256 -> ingest id, for every file of a load whose rows are still in the store."""
+        """File digest -> ingest id, for every file of a load whose rows are still in the store."""
         log = self.table("ingest_log")
         live = self.focus.select(i=self.focus[focus.INGEST_COLUMN]).distinct()
         rows = self.execute(log.semi_join(live, log.ingest_id == live.i).select(
-            "ingest_id", "sha256")).to_pylist()
+            "ingest_id", "digests")).to_pylist()
         import json
 
         out: dict[str, int] = {}
         for r in rows:
-            for digest in json.loads(r["sha256"] or "[]"):
+            for digest in json.loads(r["digests"] or "[]"):
                 out[digest] = r["ingest_id"]
         return out
 

@@ -34,7 +34,7 @@ import pyarrow as pa
 from cloudledger import focus
 from cloudledger.engine import ident as q
 from cloudledger.errors import InputError, RunError
-from cloudledger.store.files import sha256_of
+from cloudledger.store.files import digest_of
 from cloudledger.store.frame import Frame, LoadReport, Recheck, Replaced, VerifiedFrame
 from cloudledger.store.reconcile import Reconciliation, reconcile_frame
 from cloudledger.store.schema import ERRORS_SCHEMA, LOG_SCHEMA, TOTALS_SCHEMA
@@ -285,7 +285,7 @@ def record_source_totals(store: Store, ingest_id: int, recon: list[Reconciliatio
 
 def write_log(store: Store, frame: Frame, ingest_id: int, rows: int, quarantined: int,
               replaced: list[Replaced], recon: list[Reconciliation]) -> None:
-    """One ingest_log row: files, sha256, rows, BilledCost per currency, outcome."""
+    """One ingest_log row: files, their digests, rows, BilledCost per currency, outcome."""
     totals: dict[str, Decimal] = {}
     for rec in recon:
         if rec.metric == "BilledCost":
@@ -294,7 +294,7 @@ def write_log(store: Store, frame: Frame, ingest_id: int, rows: int, quarantined
     log = ibis.memtable(pa.table({
         "ingest_id": [ingest_id], "loaded_at": [datetime.now(UTC).replace(tzinfo=None)],
         "source": [frame.source], "files": [json.dumps([str(p) for p in frame.files])],
-        "sha256": [json.dumps([sha256_of(p) for p in frame.files if p.is_file()])],
+        "digests": [json.dumps([digest_of(p) for p in frame.files if p.is_file()])],
         "rows": [rows], "rows_quarantined": [quarantined], "rows_replaced": [n_replaced],
         "totals": [json.dumps({k: str(v) for k, v in totals.items()})],
         "focus_version": [frame.version],

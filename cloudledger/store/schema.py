@@ -6,7 +6,7 @@ import ibis
 
 LOG_SCHEMA = ibis.schema({
     "ingest_id": "int64", "loaded_at": "timestamp", "source": "string", "files": "string",
-    "sha256": "string", "rows": "int64", "rows_quarantined": "int64", "rows_replaced": "int64",
+    "digests": "string", "rows": "int64", "rows_quarantined": "int64", "rows_replaced": "int64",
     "totals": "string", "focus_version": "string", "outcome": "string",
 })
 TOTALS_SCHEMA = ibis.schema({

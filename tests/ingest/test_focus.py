@@ -163,7 +163,7 @@ def test_same_bytes_are_skipped_and_a_restatement_replaces(store: Store, shared_
     log = store.ingest_log().to_pylist()
     assert [r["outcome"] for r in log] == ["loaded", "restated"]
     assert json.loads(log[0]["totals"]) == {"USD": "20.520226728990"}
-    assert len(json.loads(log[0]["sha256"])[0]) == 64
+    assert len(json.loads(log[0]["digests"])[0]) == len("blake3:") + 64
     assert store.execute(store.table("source_totals").count()).as_py() > 0
     assert all(r["difference"] == 0 for r in store.reconcile().to_pylist())
 
