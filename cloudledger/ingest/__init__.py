@@ -201,7 +201,7 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
     options = Options(allow_bad_rows=allow_bad_rows,
                       extra={"date_spec": date_spec(date_format)})
     files = fs.expand(paths)
-    with prefetched(files):  # their sha256, for ingest_log, hashed on a background thread
+    with prefetched(files):  # digests the load asks for and does not use are dropped
         frames = read_frames(store, list(files) or paths, fmt=fmt, options=options,
                              skipped=skipped)
         if frames:

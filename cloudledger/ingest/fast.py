@@ -158,10 +158,7 @@ def fast_rows(store: Any, src: Source) -> ir.Table | None:
             cols.append(col if focus.is_custom(name) else col.name(f"x_{name}"))
             continue
         value: ir.Value | None
-        if name == "BillingCurrency":
-            s = col.cast("string")
-            value = _ok_or_fail(s, s == s.strip().upper(), s, name)
-        elif column.kind == "decimal":
+        if column.kind == "decimal":
             value = _fast_money(col, name, parsed)
         elif column.kind == "quantity":
             value = _fast_quantity(col, name)
@@ -192,23 +189,17 @@ def _parse_once(store: Any, raw: ir.Table) -> tuple[ir.Table, dict[str, str]]:
 
 
 def _row_checks(rows: ir.Table, present: set[str]) -> ir.Table:
-    """``rows``, failing the query on a row the checked path reports: a required value
-    missing, an unknown ChargeCategory, a ChargePeriodStart outside its billing period (a
-    correction aside), a JSON column that is not a JSON object. Evaluated as the rows are
-    inserted, in parallel, rather than in a second pass over them."""
-    flags: list[ir.BooleanValue] = [rows[c].isnull() for c in REQUIRED
-                                    if c in present and c not in KEYS]
+    """``rows``, failing the query on a row the checked path reports that ``verify``'s
+    per-group aggregates cannot see: an unknown ChargeCategory, a JSON column that is not
+    a JSON object. Evaluated as the rows are inserted, in parallel, rather than in a second
+    pass over them. (A required value missing, a charge outside its billing period and a
+    currency not written as three capitals are found from ``verify``'s groups.)"""
+    flags: list[ir.BooleanValue] = []
     if "ChargeCategory" in present:
         cat = rows.ChargeCategory
         known = functools.reduce(operator.or_, [
             cat == v for v in focus.BY_NAME["ChargeCategory"].allowed])
         flags.append(cat.notnull() & ~known)
-    if {"ChargePeriodStart", "BillingPeriodStart", "BillingPeriodEnd"} <= present:
-        cps = rows.ChargePeriodStart
-        out = (cps < rows.BillingPeriodStart) | (cps >= rows.BillingPeriodEnd)
-        if "ChargeClass" in present:
-            out = out & ~(rows.ChargeClass == "Correction").fill_null(False)
-        flags.append(out)
     for name in JSON_CHECKED:
         if name in present:  # json_type fails the query on text that is not JSON at all
             s = rows[name]
@@ -251,6 +242,13 @@ def verify(store: Any, new: ir.Table, columns: list[str]) -> Verified:
     cheap = [c for c in data if not new[c].type().is_decimal()] or data
     metrics: dict[str, ir.Value] = {"n": new.count(), "BilledCost": new.BilledCost.sum(),
                                     "EffectiveCost": new.EffectiveCost.sum()}
+    required = [c for c in REQUIRED if c in present and c not in KEYS]
+    metrics |= {f"set_{c}": new[c].count() for c in required}  # a required value missing
+    if {"ChargePeriodStart", "BillingPeriodStart", "BillingPeriodEnd"} <= present:
+        # a charge outside its billing period (the group's), corrections aside
+        charge = ~(new.ChargeClass == "Correction").fill_null(False)
+        metrics |= {"first": new.ChargePeriodStart.min(where=charge),
+                    "last": new.ChargePeriodStart.max(where=charge)}
     if data:
         metrics["distinct"] = _row_hash(new, cheap).nunique()
     by = [*KEYS, "ProviderName"]
@@ -265,10 +263,13 @@ def verify(store: Any, new: ir.Table, columns: list[str]) -> Verified:
     seen: dict[tuple[Any, Any], set[Any]] = {}
     for g in groups:
         start, end = g["BillingPeriodStart"], g["BillingPeriodEnd"]
+        first, last = g.get("first"), g.get("last")
         if (any(g[k] is None for k in KEYS if k in present)
-                or ("BillingCurrency" in present
+                or any(g[f"set_{c}"] != g["n"] for c in required)
+                or ("BillingCurrency" in present  # as the checked path would store it
                     and not re.fullmatch(r"[A-Z]{3}", g["BillingCurrency"]))
-                or (start is not None and end is not None and start >= end)):
+                or (start is not None and end is not None and start >= end)
+                or (first is not None and first < start) or (last is not None and last >= end)):
             raise Recheck
         seen.setdefault((g["BillingAccountId"], start), set()).add(g["BillingCurrency"])
     if any(len(c) > 1 for c in seen.values()):

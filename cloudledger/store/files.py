@@ -5,9 +5,11 @@ sha256 at about 5 GB/s on one core, where sha256 takes ~0.8 GB/s (7 CPU seconds 
 5.6 GB export, on a machine whose two cores the load itself uses). Stores written before
 hold bare sha256 hex; ``loaded_id`` still recognises those files.
 
-A load asks for its files' fingerprints at the start (``prefetch``) and reads them when
-it writes ``ingest_log``: the hashing runs on a background thread meanwhile (BLAKE3
-releases the GIL), instead of before the load starts.
+A load asks for a frame's fingerprints once its rows are inserted (``prefetch``) and
+reads them when it writes ``ingest_log``: the hashing runs on a background thread (BLAKE3
+releases the GIL) while the load checks the inserted rows. The insert keeps both cores
+busy; the checks of a first load leave one idle (DuckDB scans rows not yet committed on
+one thread when the table has none committed).
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def discard(paths: Iterable[Path]) -> None:
 
 @contextmanager
 def prefetched(paths: list[Path]) -> Iterator[None]:
-    """``prefetch`` for the length of a load; whatever it did not use is discarded."""
-    prefetch(paths)
+    """The length of a load: digests of ``paths`` it asked for and did not use (a load
+    that failed) are discarded at the end."""
     try:
         yield
     finally:

@@ -34,7 +34,7 @@ import pyarrow as pa
 from cloudledger import focus
 from cloudledger.engine import ident as q
 from cloudledger.errors import InputError, RunError
-from cloudledger.store.files import digest_of
+from cloudledger.store.files import digest_of, prefetch
 from cloudledger.store.frame import Frame, LoadReport, Recheck, Replaced, VerifiedFrame
 from cloudledger.store.reconcile import Reconciliation, reconcile_frame
 from cloudledger.store.schema import ERRORS_SCHEMA, LOG_SCHEMA, TOTALS_SCHEMA
@@ -139,6 +139,7 @@ def _load_frame(store: Store, frame: Frame, ingest_id: int, n: int, dry_run: boo
     aligned = store.align(frame.rows, ingest_id, frame.source)
     store.con.insert("focus", aligned)
     step(f"frame {n} inserted")
+    prefetch(frame.files)  # their digests (for ingest_log), hashed while the rows are checked
     t = store.focus
     new = t.filter(t[focus.INGEST_COLUMN] == ingest_id)
     loaded: ir.Table | None = None  # the inserted rows' totals, when the checks summed them

@@ -173,6 +173,49 @@ def test_a_row_the_checks_report_falls_back_in_the_insert(
     assert counting == [1]
 
 
+@pytest.mark.parametrize(("column", "value"), [
+    ("EffectiveCost", ""),  # a required value missing
+    ("ChargePeriodStart", "before"),  # a charge before its billing period
+    ("ChargePeriodStart", "end"),  # a charge at its period's end (outside it)
+    ("BillingCurrency", "USD "),  # a currency the checked path normalizes
+])
+def test_a_row_found_from_the_groups_falls_back_as_the_checked_path_reads_it(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch, column: str, value: str) -> None:
+    """Checks ``verify`` settles from its per-group aggregates (counts, the first and last
+    charge of each billing period, the group's currency) roll the load back to the
+    checked path, which leaves the store as it alone would."""
+    rows = _rows(_clean(shared_data, tmp_path))
+    h = rows[0]
+    bps, bpe = (rows[1][h.index(c)] for c in ("BillingPeriodStart", "BillingPeriodEnd"))
+    rows[1][h.index(column)] = {"before": f"{int(bps[:4]) - 1}{bps[4:]}",
+                                "end": bpe}.get(value, value)
+    path = _write(tmp_path / "odd.csv", rows)
+    store = Store(tmp_path / "store.duckdb")
+    ingest(store, [path], allow_bad_rows=True)
+    assert counting == [1]
+    with monkeypatch.context() as m:
+        m.setattr(focus_source, "read_fast", lambda *a, **k: None)
+        ref = Store(tmp_path / "ref.duckdb")
+        ingest(ref, [path], allow_bad_rows=True)
+        assert _state(store) == _state(ref)
+
+
+def test_a_correction_outside_its_period_loads_in_one_pass(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _rows(_clean(shared_data, tmp_path))
+    h = rows[0]
+    bps = rows[1][h.index("BillingPeriodStart")]
+    rows[1][h.index("ChargeClass")] = "Correction"
+    rows[1][h.index("ChargePeriodStart")] = f"{int(bps[:4]) - 1}{bps[4:]}"
+    path = _write(tmp_path / "correction.csv", rows)
+    store = Store(tmp_path / "store.duckdb")
+    ingest(store, [path])
+    assert counting == []
+    assert _state(store) == _checked(path, tmp_path, monkeypatch)
+
+
 def test_two_period_ends_for_one_period_reconcile_as_the_checked_path_does(
         shared_data: Path, tmp_path: Path, counting: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
