@@ -201,6 +201,35 @@ def test_a_row_found_from_the_groups_falls_back_as_the_checked_path_reads_it(
         assert _state(store) == _state(ref)
 
 
+def test_a_duplicate_row_falls_back_and_is_reported_as_the_checked_path_does(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _rows(_clean(shared_data, tmp_path))
+    path = _write(tmp_path / "dup.csv", [*rows, rows[5]])
+    store = Store(tmp_path / "store.duckdb")
+    [report] = ingest(store, [path])
+    assert counting == [1]
+    assert any("duplicate" in w for w in report.warnings)
+    assert _state(store) == _checked(path, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("column", ["BilledCost", "ProviderName"])
+def test_rows_equal_but_for_one_column_load_in_one_pass(
+        shared_data: Path, tmp_path: Path, counting: list[int],
+        monkeypatch: pytest.MonkeyPatch, column: str) -> None:
+    """Equal on every column the first count hashes (amounts are not hashed; the provider
+    is a group key): the exact test per group tells them apart, and nothing falls back."""
+    rows = _rows(_clean(shared_data, tmp_path))
+    twin = list(rows[5])
+    i = rows[0].index(column)
+    twin[i] = "0.5" if column == "BilledCost" else "Another Cloud"
+    path = _write(tmp_path / "twin.csv", [*rows, twin])
+    store = Store(tmp_path / "store.duckdb")
+    ingest(store, [path])
+    assert counting == []
+    assert _state(store) == _checked(path, tmp_path, monkeypatch)
+
+
 def test_a_correction_outside_its_period_loads_in_one_pass(
         shared_data: Path, tmp_path: Path, counting: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
