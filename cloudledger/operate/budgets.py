@@ -45,17 +45,17 @@ from cloudledger.config import Budget, Settings
 from cloudledger.engine import ident, literal
 from cloudledger.errors import InputError
 from cloudledger.operate.alerts import Alert, Severity
-from cloudledger.operate.forecast import (
+from cloudledger.operate.forecast import money
+from cloudledger.operate.forecast_model import forecast, horizon_end
+from cloudledger.operate.spread import (
     CURRENCY,
     DAY,
     commitment_steps,
     data_end,
     engine_check,
-    money,
     on_demand_delta,
     spread_sql,
 )
-from cloudledger.operate.forecast_model import forecast, horizon_end
 
 __all__ = ["BudgetStatus", "evaluate_budgets", "period_of", "to_alerts"]
 
