@@ -120,7 +120,7 @@ def raw_relation(store: Any, src: Source, *, mode: str,
 def spark_relation(store: Any, src: Source, *, mode: str, numbered: bool = False
                    ) -> ir.Table:
     """``raw_relation`` on Spark: CSV columns all text (the null spellings are turned into
-    NULL by ``parsed(nulls=True)``; compression as the first bytes say, ``fs.spark_path``),
+    NULL by ``parsed(nulls=True)``; compression as the first bytes say, ``spark_files.spark_path``),
     Parquet as typed, each file with ``x_cl_file``.
     Malformed CSV records (wrong field count, broken quotes) fail the read in mode "check"
     (FAILFAST; ``bad_rows.spark_rejects`` then finds them) and are skipped in mode "rows"
@@ -128,20 +128,16 @@ def spark_relation(store: Any, src: Source, *, mode: str, numbered: bool = False
     multi-line CSV file is one partition, read in order)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType, StructField, StructType
 
-    from cloudledger.engine import hadoop_paths
+    from cloudledger.ingest.spark_files import spark_csv, spark_parquet
 
     frames = []
     for path in src.files:
         if src.kind == "parquet":
-            df = fs.spark_parquet(store.spark, path)
+            df = spark_parquet(store.spark, path)
         else:
-            schema = StructType([StructField(c, StringType()) for c in src.columns])
-            df = (store.spark.read.schema(schema).option("header", True)
-                  .option("multiLine", True).option("quote", '"').option("escape", '"')
-                  .option("mode", "DROPMALFORMED" if mode == "rows" else "FAILFAST")
-                  .csv(hadoop_paths([fs.spark_path(store.spark, path)])))
+            df = spark_csv(store.spark, [path], src.columns,
+                           mode="DROPMALFORMED" if mode == "rows" else "FAILFAST")
         df = df.withColumn("x_cl_file", F.lit(str(path)))
         if numbered:
             df = df.withColumn("cl_record", F.monotonically_increasing_id())

@@ -29,6 +29,17 @@ def compression(path: Path) -> str | None:
     return None
 
 
+def engine_compression(path: Path) -> str:
+    """DuckDB's ``compression=`` for a file, from its first bytes rather than its name (a
+    gzip file named .csv reads; a plain file named .gz too)."""
+    kind = compression(path)
+    if kind == "zip":
+        raise FormatError("a zip archive: this format is read from plain, gzip or zstd "
+                          "files only", where=str(path),
+                          hint="unzip it and ingest the extracted file or folder")
+    return kind or "none"
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """Byte stream of a plain, gzip, zstd or single-member zip file (decompressed)."""
     kind = compression(path)

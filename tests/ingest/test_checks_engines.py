@@ -237,7 +237,7 @@ def test_compression_from_first_bytes(name: str, codec: str | None, ending: str,
 def test_spark_path_names_the_compression(tmp_path: Path) -> None:
     """Spark decompresses by file name: a local session reads a misnamed file through a
     link named for its content; a cluster session gets an error saying how to rename it."""
-    from cloudledger.ingest.files import spark_path
+    from cloudledger.ingest.spark_files import spark_path
 
     def session(master: str) -> Any:
         return SimpleNamespace(conf=SimpleNamespace(get=lambda key, default="": master))
