@@ -19,6 +19,7 @@ newline stays one identifier or one string).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -154,7 +155,8 @@ class SparkEngine:
         self.spark.sql(self.text(sql))
 
     def query(self, sql: str) -> pa.Table:
-        return self.spark.sql(self.text(sql)).toArrow()
+        with engine_errors_only():
+            return self.spark.sql(self.text(sql)).toArrow()
 
     def fetch(self, sql: str) -> list[dict[str, Any]]:
         return [r.asDict() for r in self.spark.sql(self.text(sql)).collect()]
@@ -197,6 +199,17 @@ class SparkEngine:
 
     def view_ndjson(self, name: str, paths: list[str]) -> None:
         self.spark.read.json(hadoop_paths(paths)).createOrReplaceTempView(name)
+
+
+@contextmanager
+def engine_errors_only() -> Iterator[None]:
+    """A failed Spark query surfaces as its engine error alone: PySpark announces a failed
+    Arrow collection with a UserWarning before it re-raises the error, and that notice (an
+    exception itself under ``-W error``) would take the error's place."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="toPandas attempted Arrow optimization",
+                                category=UserWarning)
+        yield
 
 
 def engine_for(store: Any) -> DuckDBEngine | SparkEngine:

@@ -8,8 +8,7 @@ a reader reject or an ambiguity.
 - ``locate``: the rows a predicate selects, in file order (an ordered re-read numbers the
   records; ``files.record_lines`` maps record numbers to physical lines, which differ when a
   quoted value holds a line break).
-- ``explain_scan_error``: an engine error of the check pass as a FormatError;
-  ``engine_errors_only``: a Spark failure surfaces as its engine error alone.
+- ``explain_scan_error``: an engine error of the check pass as a FormatError.
 """
 
 from __future__ import annotations
@@ -17,9 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,19 +206,6 @@ def bad_rows(store: Any, kind: str, path: Path, columns: list[str], spec: DateSp
     hits = locate(store, kind, path, columns, [spec], select, rejected, limit)
     return [Bad(str(path), h["line"], h["cl_reason"], h["raw"], h["cl_column"],
                 "row" if kind == "parquet" else "line") for h in hits]
-
-
-# ------------------------------------------------------------------ engine errors
-@contextmanager
-def engine_errors_only() -> Iterator[None]:
-    """Run a query whose engine error the caller handles (e.g. the FAILFAST read of a
-    malformed CSV record on Spark, which ``check_source`` retries): PySpark announces a
-    failed Arrow collection with a UserWarning before it re-raises the engine error, and
-    that notice (an exception itself under ``-W error``) is dropped here."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="toPandas attempted Arrow optimization",
-                                category=UserWarning)
-        yield
 
 
 def explain_scan_error(files: list[Path], error: Exception) -> FormatError:

@@ -56,8 +56,7 @@ def check_source(store: Any, src: Source, user: DateSpec | None,
         raw, rejects = raw_relation(store, src, mode=mode)
         p = parsed(store, raw, specs, row_hash=True, nulls=nulls)
         try:
-            with bad_rows.engine_errors_only():  # PySpark's notice: the error is handled
-                groups = scan(store, p, specs)
+            groups = scan(store, p, specs)
             rejected = (spark_rejected or []) if spark else bad_rows.read_rejects(store,
                                                                                   rejects)
         except _engine_errors() as e:

@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cloudledger import focus
-from cloudledger.engine import ident, literal
+from cloudledger.engine import engine_errors_only, ident, literal
 from cloudledger.errors import InputError
 from cloudledger.store import load as _load
 from cloudledger.store.files import digest_of
@@ -115,7 +115,8 @@ class Store:
         return self.table("focus")
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
+        with engine_errors_only():  # Spark: the engine's error, not PySpark's notice
+            return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
 
     def raw(self, sql: str) -> None:
         self.con.raw_sql(sql)
