@@ -164,6 +164,12 @@ def _try_to_timestamp(value: str, fmt: str) -> dt.timestamp:  # type: ignore[emp
     does not match."""
 
 
+@ibis.udf.scalar.builtin(name="raise_error")
+def _raise_error(message: str) -> dt.timestamp:  # type: ignore[empty-body]
+    """Spark's raise_error: fails the query with ``message`` where it is evaluated (typed as
+    the timestamp it stands in for; Spark's NULL type coerces to it)."""
+
+
 #: strptime directives as Java DateTimeFormatter letters (Spark's datetime patterns);
 #: ``yy`` reads 2000-2099, which ``_try_parse`` moves to strptime's century (``_posix_century``).
 _JAVA = {"d": "d", "m": "M", "Y": "yyyy", "y": "yy", "H": "H", "I": "h", "M": "m",
@@ -200,8 +206,9 @@ def _posix_century(t: ir.TimestampValue) -> ir.TimestampValue:
 
 
 def _strict_parse(t: ir.StringValue, fmt: str) -> ir.TimestampValue:
-    """``t`` read with strptime pattern ``fmt``, failing the query where it does not match;
-    a two-digit year in strptime's century on both engines (a no-op on DuckDB)."""
+    """``t`` read with strptime pattern ``fmt``, failing the query where it does not match
+    (DuckDB's strict parse; Spark's is ``_spark_timestamp``). The two-digit year step is a
+    no-op on DuckDB, kept so that the SQL stays as it was."""
     parsed = t.as_timestamp(fmt)
     return _posix_century(parsed) if "%y" in fmt else parsed
 
@@ -227,13 +234,16 @@ def _has_offset(s: ir.StringValue) -> ir.BooleanValue:
     return rest.contains("+") | rest.contains("-")
 
 
-def timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
+def timestamp(col: ir.Value, spec: DateSpec = MDY, *, spark: bool = False
+              ) -> ir.TimestampValue:
     """UTC timestamp from ISO 8601 (any offset), 'YYYY-MM-DD HH:MM:SS', or slash dates read
     as ``spec`` says (M/D/YYYY, M/D/YY by default). Strict: a value nothing can parse fails
-    the load."""
+    the load. ``spark``: the expression is for Spark (``_spark_timestamp``)."""
     if col.type().is_timestamp() or col.type().is_date():
         return col.cast("timestamp")
     s = col if col.type().is_string() else col.cast("string")
+    if spark:
+        return _spark_timestamp(s, spec)
     plain = s.try_cast("timestamp")
     t = text(s)  # the rare path: null spellings and slash dates
     iso = s.substr(4, 1) == "-"  # YYYY-...: cheaper than a regex on every row
@@ -242,6 +252,24 @@ def timestamp(col: ir.Value, spec: DateSpec = MDY) -> ir.TimestampValue:
         (iso & plain.notnull(), plain),
         else_=_slash(t, spec, strict=True),
     )
+
+
+def _spark_timestamp(s: ir.StringValue, spec: DateSpec) -> ir.TimestampValue:
+    """``timestamp`` on Spark, reading what DuckDB reads the same way. Spark's own
+    ``to_timestamp`` cannot stand in for strptime (``MM``/``dd`` want two digits, so
+    '1/1/25' would be NULL) and neither it nor a cast fails without ANSI mode: each form is
+    tried (Java patterns of single letters, which read one or two digits, as strptime does)
+    and a value none reads fails the query with ``raise_error``."""
+    t = text(s)
+    iso = s.substr(4, 1) == "-"
+    parsed = ibis.cases(
+        (iso & _has_offset(s), s.try_cast('timestamp("UTC")').cast("timestamp")),
+        (iso, s.try_cast("timestamp")),
+        else_=_slash(t, spec, strict=False, spark=True),
+    )
+    message = "cannot parse '" + s + f"' as a timestamp (ISO 8601, or dates {spec.describe()})"
+    return ibis.coalesce(  # type: ignore[return-value]
+        parsed, ibis.cases((t.notnull(), _raise_error(message)), else_=ibis.null("timestamp")))
 
 
 def try_timestamp(col: ir.Value, spec: DateSpec = MDY, *, spark: bool = False
@@ -264,14 +292,15 @@ def try_timestamp(col: ir.Value, spec: DateSpec = MDY, *, spark: bool = False
     )
 
 
-def parse(col: ir.Value, kind: Kind) -> ir.Value:
-    """Parse a text column into the canonical type for ``kind``."""
+def parse(col: ir.Value, kind: Kind, *, spark: bool = False) -> ir.Value:
+    """Parse a text column into the canonical type for ``kind`` (``spark``: the expression
+    is for Spark)."""
     if kind == "decimal":
         return money(col)
     if kind == "quantity":
         return quantity(col)
     if kind == "timestamp":
-        return timestamp(col)
+        return timestamp(col, spark=spark)
     return text(col)
 
 

@@ -134,14 +134,14 @@ def resource_type(resource_id: ir.StringValue, native: ir.StringValue,
         else_=ibis.null("string"))
 
 
-def account_period(raw: ir.Table) -> dict[str, ir.Value]:
+def account_period(raw: ir.Table, *, spark: bool = False) -> dict[str, ir.Value]:
     """BillingAccountId, BillingPeriodStart, BillingCurrency of each export row.
 
     Legacy v1 files have no billing account or period: the subscription and the month of
-    the usage date stand in for them.
+    the usage date stand in for them. ``spark``: the expressions are for Spark.
     """
-    date = timestamp(column(raw, "Date", "UsageDateTime", "UsageDate"))
-    start = timestamp(column(raw, "BillingPeriodStartDate"))
+    date = timestamp(column(raw, "Date", "UsageDateTime", "UsageDate"), spark=spark)
+    start = timestamp(column(raw, "BillingPeriodStartDate"), spark=spark)
     return {
         "BillingAccountId": ibis.coalesce(text(column(raw, "BillingAccountId")),
                                           text(column(raw, "SubscriptionId",
@@ -152,11 +152,12 @@ def account_period(raw: ir.Table) -> dict[str, ir.Value]:
     }
 
 
-def normalize(raw: ir.Table, dataset: str) -> ir.Table:
+def normalize(raw: ir.Table, dataset: str, *, spark: bool = False) -> ir.Table:
     """One intermediate row per export row: typed keys, text attributes, side measures.
 
     Built in layers (clean text, then parse, then derive) so that the engine plans each
-    cell's parse once instead of a deeply repeated expression tree.
+    cell's parse once instead of a deeply repeated expression tree. ``spark``: the
+    expression is for Spark.
     """
     has_account = any(c.lower() == "billingaccountid" for c in raw.columns)
     t = raw.select(
@@ -169,9 +170,10 @@ def normalize(raw: ir.Table, dataset: str) -> ir.Table:
         s_payg=column(raw, "PaygCostInBillingCurrency"),
         s_qty=column(raw, "Quantity", "UsageQuantity"),
         **{name: text(column(raw, *candidates)) for name, candidates in ATTRIBUTES.items()})
-    t = t.mutate(p_start=timestamp(t.s_start), p_end=timestamp(t.s_end),
-                 p_date=timestamp(t.s_date), cost=money(t.s_cost), payg=money(t.s_payg),
-                 qty=quantity(t.s_qty))
+    t = t.mutate(p_start=timestamp(t.s_start, spark=spark),
+                 p_end=timestamp(t.s_end, spark=spark),
+                 p_date=timestamp(t.s_date, spark=spark),
+                 cost=money(t.s_cost), payg=money(t.s_payg), qty=quantity(t.s_qty))
     t = t.mutate(BillingAccountId=ibis.coalesce(t.s_account, t.subscription_id),
                  BillingPeriodStart=ibis.coalesce(t.p_start, t.p_date.truncate("M")),
                  BillingCurrency=t.s_currency.upper())

@@ -43,14 +43,16 @@ def looks_like_oci(sniff: Sniff) -> bool:
     return {"lineItem/tenantId", "cost/myCost"} <= cols
 
 
-def _time(raw: ir.Table, name: str) -> ir.TimestampValue:
-    """OCI writes minutes without seconds (``2024-03-01T00:00Z``)."""
-    s = text(column(raw, name)).re_replace(r"T(\d{2}:\d{2})Z$", r"T\1:00Z")
-    return timestamp(s)
+def _time(raw: ir.Table, name: str, spark: bool) -> ir.TimestampValue:
+    """OCI writes minutes without seconds (``2024-03-01T00:00Z``). The group is ``$1`` in
+    Spark's (Java's) replacement, where ``\\1`` is a literal '1'."""
+    group = "$1" if spark else r"\1"
+    s = text(column(raw, name)).re_replace(r"T(\d{2}:\d{2})Z$", f"T{group}:00Z")
+    return timestamp(s, spark=spark)
 
 
-def _keys(raw: ir.Table) -> dict[str, ir.Value]:
-    start = _time(raw, "lineItem/intervalUsageStart")
+def _keys(raw: ir.Table, spark: bool) -> dict[str, ir.Value]:
+    start = _time(raw, "lineItem/intervalUsageStart", spark)
     return {"BillingAccountId": text(column(raw, "lineItem/tenantId")),
             "BillingPeriodStart": start.truncate("M"),
             "BillingCurrency": text(column(raw, "cost/currencyCode")).upper()}
@@ -65,8 +67,8 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
     rows, totals = [], []
     for header, group in groups.items():
         raw = fs.read_csv(store, group, list(header))
-        rows.append(focus_rows(raw))
-        keys = _keys(raw)
+        rows.append(focus_rows(raw, spark=store.is_spark))
+        keys = _keys(raw, store.is_spark)
         t = raw.select(**keys, v=source_total(raw["cost/myCost"]))
         totals.append(t.group_by("BillingAccountId", "BillingPeriodStart",
                                  "BillingCurrency").aggregate(BilledCost=t.v.sum()))
@@ -82,8 +84,9 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
 OCID_TYPE = r"^ocid[0-9]+\.([a-z0-9_-]+)\."
 
 
-def focus_rows(raw: ir.Table) -> ir.Table:
-    keys = _keys(raw)
+def focus_rows(raw: ir.Table, *, spark: bool = False) -> ir.Table:
+    """FOCUS rows of an OCI cost report (``spark``: the expression is for Spark)."""
+    keys = _keys(raw, spark)
     region = text(column(raw, "product/region"))
     rid = ibis.coalesce(regions.id_of(region, regions.OCI, regions.OCI_ALIASES),
                         region.lower())
@@ -100,8 +103,8 @@ def focus_rows(raw: ir.Table) -> ir.Table:
     return raw.select(
         **keys, BillingPeriodEnd=next_month(keys["BillingPeriodStart"]),  # type: ignore[arg-type]
         BillingAccountType=ibis.literal("Tenancy"),
-        ChargePeriodStart=_time(raw, "lineItem/intervalUsageStart"),
-        ChargePeriodEnd=_time(raw, "lineItem/intervalUsageEnd"),
+        ChargePeriodStart=_time(raw, "lineItem/intervalUsageStart", spark),
+        ChargePeriodEnd=_time(raw, "lineItem/intervalUsageEnd", spark),
         ChargeCategory=ibis.literal("Usage"),
         ChargeClass=ibis.cases((correction, "Correction"), else_=ibis.null("string")),
         ChargeFrequency=ibis.literal("Usage-Based"),

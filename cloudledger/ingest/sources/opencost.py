@@ -128,15 +128,17 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
         "BillingPeriodStart": pa.array([k[1] for k in totals]).cast(pa.timestamp("us")),
         "BillingCurrency": ["USD"] * len(totals),
         "BilledCost": pa.array(list(totals.values()), pa.decimal128(38, 18))}))
-    return Frame("opencost", paths, rows(raw), tot, rows_in=table.num_rows)
+    return Frame("opencost", paths, rows(raw, spark=store.is_spark), tot,
+                 rows_in=table.num_rows)
 
 
 def _json_number(v: Any) -> Any:
     return ibis.coalesce(v.cast("string"), "null")
 
 
-def rows(raw: Any) -> Any:
-    start = timestamp(raw.window_start)
+def rows(raw: Any, *, spark: bool = False) -> Any:
+    """FOCUS rows of the allocations (``spark``: the expression is for Spark)."""
+    start = timestamp(raw.window_start, spark=spark)
     idle = raw.name.re_search(r"(^|/)__idle__$")
     cluster = raw.cluster.fill_null("__unknown__")
     path = ibis.array([cluster] + [raw[p] for p in ("namespace", "controllerKind", "controller",
@@ -162,7 +164,7 @@ def rows(raw: Any) -> Any:
         BillingAccountType=ibis.literal("Kubernetes Cluster"),
         BillingCurrency=ibis.literal("USD"),
         BillingPeriodStart=start.truncate("M"), BillingPeriodEnd=next_month(start),
-        ChargePeriodStart=start, ChargePeriodEnd=timestamp(raw.window_end),
+        ChargePeriodStart=start, ChargePeriodEnd=timestamp(raw.window_end, spark=spark),
         ChargeCategory=ibis.literal("Usage"), ChargeFrequency=ibis.literal("Usage-Based"),
         ChargeDescription=ibis.cases((idle, "Kubernetes idle capacity (OpenCost)"),
                                      else_="Kubernetes allocation (OpenCost)"),
@@ -193,5 +195,6 @@ def rows(raw: Any) -> Any:
         x_SharedCost=money(raw.sharedCost), x_ExternalCost=money(raw.externalCost),
         x_CpuCoreHours=quantity(raw.cpuCoreHours), x_RamByteHours=quantity(raw.ramByteHours),
         x_Efficiency=quantity(raw.totalEfficiency),
-        x_RunStart=timestamp(raw.start), x_RunEnd=timestamp(raw.end),
+        x_RunStart=timestamp(raw.start, spark=spark),
+        x_RunEnd=timestamp(raw.end, spark=spark),
     )
