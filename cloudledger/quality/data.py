@@ -85,12 +85,17 @@ def _utc_naive(col: ir.TimestampValue) -> ir.Value:
                       else_=col.cast("timestamp"))
 
 
+def _backend(expr: ir.Expr) -> str | None:
+    """The name of the backend ``expr`` runs on (None for an unbound expression)."""
+    try:
+        return str(expr.get_backend().name)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - an unbound expression
+        return None
+
+
 def on_duckdb(expr: ir.Expr) -> bool:
     """``expr`` runs on DuckDB (where the builtin functions used here exist)."""
-    try:
-        return bool(expr.get_backend().name == "duckdb")  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - an unbound expression: be portable
-        return False
+    return _backend(expr) == "duckdb"
 
 
 @ibis.udf.scalar.builtin(name="strlen")
@@ -143,7 +148,8 @@ def lenient(col: ir.Value, kind: focus.Kind, *, counting: bool = False,
         return parse(col, kind)
     if failed is None:
         failed = parse_failed(col, kind)
-    return ibis.cases((failed, ibis.null(focus.SQL_TYPES[kind])), else_=parse(col, kind))
+    return ibis.cases((failed, ibis.null(focus.SQL_TYPES[kind])),
+                      else_=parse(col, kind, spark=_backend(col) == "pyspark"))
 
 
 def _parsed(column: focus.Column | None, raw: ir.Table, name: str) -> bool:

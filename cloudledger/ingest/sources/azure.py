@@ -134,8 +134,8 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
             if kind is None:
                 kind = _dataset_by_content(store, raw)
             datasets.add(kind)
-            parts.append(m.normalize(raw, kind))
-            totals.append(native_totals(raw, kind))
+            parts.append(m.normalize(raw, kind, spark=store.is_spark))
+            totals.append(native_totals(raw, kind, spark=store.is_spark))
     empty = [str(p) for p, _ in files if _is_empty(p)]
     if empty and len(empty) == len(files):
         raise FormatError("the export has a header but no data rows", where=", ".join(empty),
@@ -170,7 +170,7 @@ def _is_empty(path: Path) -> bool:
         return not any(line.strip() for line in (f.readline(), f.readline()))
 
 
-def native_totals(raw: ir.Table, kind: str) -> ir.Table:
+def native_totals(raw: ir.Table, kind: str, *, spark: bool = False) -> ir.Table:
     """The export's own sums of its cost column, per key, split into what the dataset
     states (actual -> BilledCost, amortized -> EffectiveCost) and the commitment parts the
     single-dataset rules set to 0."""
@@ -183,7 +183,7 @@ def native_totals(raw: ir.Table, kind: str) -> ir.Table:
         (charge == "usage") & model.isin(["reservation", "savingsplan"]))
     purchase = charge.isin(["purchase", "refund"]) & (
         model.isin(["reservation", "savingsplan"]) | commit_id.notnull())
-    keys = m.account_period(raw)
+    keys = m.account_period(raw, spark=spark)
     is_actual = kind == ACTUAL
     mine = cost * 0 + cost  # a column expression (a literal cannot be summed)
     none = cost * 0

@@ -98,9 +98,10 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
         else:
             raw = fs.read_csv(store, group, list(header))
         if "Account ID" in raw.columns:
-            r, t = legacy_rows(raw), legacy_totals(raw)
+            r, t = legacy_rows(raw, spark=store.is_spark), legacy_totals(raw)
         elif "billing_account_id" in raw.columns:
-            r, t = export_rows(raw), export_totals(raw)
+            r, t = (export_rows(raw, spark=store.is_spark),
+                    export_totals(raw, spark=store.is_spark))
         else:
             raise FormatError("not a Cloud Billing export (no billing_account_id column)",
                               where=", ".join(map(str, group)),
@@ -156,9 +157,9 @@ def _nested_layers(raw: ir.Table) -> ir.Table:
     return t.mutate(_tag_json=kv_json(t._merged), _project_json=kv_json(t._project))
 
 
-def export_rows(raw: ir.Table) -> ir.Table:
+def export_rows(raw: ir.Table, *, spark: bool = False) -> ir.Table:
     raw = _nested_layers(raw)
-    start = timestamp(field(raw, "usage_start_time"))
+    start = timestamp(field(raw, "usage_start_time"), spark=spark)
     period = _invoice_month(raw, start)
     cost = money(field(raw, "cost"))
     cost_type = text(field(raw, "cost_type")).lower().fill_null("regular")
@@ -167,7 +168,8 @@ def export_rows(raw: ir.Table) -> ir.Table:
         BillingAccountId=text(field(raw, "billing_account_id")),
         BillingCurrency=text(field(raw, "currency")).upper(),
         BillingPeriodStart=period, BillingPeriodEnd=next_month(period),
-        ChargePeriodStart=start, ChargePeriodEnd=timestamp(field(raw, "usage_end_time")),
+        ChargePeriodStart=start,
+        ChargePeriodEnd=timestamp(field(raw, "usage_end_time"), spark=spark),
         ChargeCategory=ibis.cases((cost_type == "tax", "Tax"),
                                   (cost_type.isin(["adjustment", "rounding_error"]),
                                    "Adjustment"), else_="Usage"),
@@ -196,7 +198,7 @@ def export_rows(raw: ir.Table) -> ir.Table:
         x_ProjectLabels=raw._project_json,
         x_Location=text(field(raw, "location.location")),
         x_Country=text(field(raw, "location.country")),
-        x_ExportTime=timestamp(field(raw, "export_time")),
+        x_ExportTime=timestamp(field(raw, "export_time"), spark=spark),
         x_CurrencyConversionRate=quantity(field(raw, "currency_conversion_rate")),
         x_CreditType=null_str(), x_CreditId=null_str(),
         credits=raw._credits,
@@ -257,7 +259,7 @@ def _finish(t: ir.Table) -> ir.Table:
         ServiceCategory=category(ibis.coalesce(t.ServiceName, ""), SERVICE_CATEGORY))
 
 
-def export_totals(raw: ir.Table) -> ir.Table:
+def export_totals(raw: ir.Table, *, spark: bool = False) -> ir.Table:
     """sum(cost) + sum(credits.amount) per account, invoice month and currency, read from
     the raw cells (credit amounts by pattern in text cells) independently of the rows."""
     credits = field(raw, "credits")
@@ -267,7 +269,7 @@ def export_totals(raw: ir.Table) -> ir.Table:
         amounts = text(credits).re_split(r"""['"]amount['"]\s*:\s*""")
         credit_sum = amounts[1:].map(lambda a: a.re_extract(
             r"^(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)", 1).cast("decimal(38, 18)")).sums()
-    start = timestamp(field(raw, "usage_start_time"))
+    start = timestamp(field(raw, "usage_start_time"), spark=spark)
     cost = source_total(field(raw, "cost"))
     t = raw.select(
         BillingAccountId=text(field(raw, "billing_account_id")),
@@ -291,7 +293,7 @@ def _legacy_base(raw: ir.Table) -> dict[str, ir.Value]:
             "BillingPeriodStart": period}
 
 
-def legacy_rows(raw: ir.Table) -> ir.Table:
+def legacy_rows(raw: ir.Table, *, spark: bool = False) -> ir.Table:
     """The deprecated file export: one Usage row per line, one Credit row per CreditN."""
     keys = _legacy_base(raw)
     line_item = text(raw["Line Item"])
@@ -303,8 +305,8 @@ def legacy_rows(raw: ir.Table) -> ir.Table:
     credits = _legacy_credit_columns(raw)
     base = raw.select(
         **keys, BillingPeriodEnd=next_month(keys["BillingPeriodStart"]),  # type: ignore[arg-type]
-        ChargePeriodStart=timestamp(raw["Start Time"]),
-        ChargePeriodEnd=timestamp(raw["End Time"]),
+        ChargePeriodStart=timestamp(raw["Start Time"], spark=spark),
+        ChargePeriodEnd=timestamp(raw["End Time"], spark=spark),
         ChargeCategory=ibis.literal("Usage"),
         ChargeDescription=text(raw["Description"]) if "Description" in raw.columns
         else line_item,
