@@ -115,7 +115,9 @@ class Store:
         return self.table("focus")
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        with engine_errors_only():  # Spark: the engine's error, not PySpark's notice
+        if not self.is_spark:
+            return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
+        with engine_errors_only():  # the engine's error, not PySpark's notice
             return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
 
     def raw(self, sql: str) -> None:
