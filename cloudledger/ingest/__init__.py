@@ -19,7 +19,7 @@ from cloudledger.ingest import files as fs
 from cloudledger.ingest.dedupe import all_loaded, drop_copies
 from cloudledger.ingest.registry import SOURCES, Options, Sniff, Source, get, load_all
 from cloudledger.store import Frame, LoadReport, Store
-from cloudledger.store.files import prefetched
+from cloudledger.store.files import dropping_unused
 
 __all__ = ["SOURCES", "Options", "detect", "formats", "ingest", "read_frames"]
 
@@ -201,7 +201,7 @@ def ingest(store: Store, paths: list[str | Path], *, fmt: str | None = None,
     options = Options(allow_bad_rows=allow_bad_rows,
                       extra={"date_spec": date_spec(date_format)})
     files = fs.expand(paths)
-    with prefetched(files):  # digests the load asks for and does not use are dropped
+    with dropping_unused(files):  # digests the load asked for and did not use
         frames = read_frames(store, list(files) or paths, fmt=fmt, options=options,
                              skipped=skipped)
         if frames:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +115,8 @@ class Store:
         return self.table("focus")
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        if not self.is_spark:
-            return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
-        with engine_errors_only():  # the engine's error, not PySpark's notice
+        # Spark: the engine's error, not PySpark's notice (no global filter on DuckDB)
+        with engine_errors_only() if self.is_spark else nullcontext():
             return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
 
     def raw(self, sql: str) -> None:

@@ -53,7 +53,7 @@ def loaded_id(path: Path, loaded: Mapping[str, int]) -> int | None:
         return None
     found = loaded.get(digest_of(path))
     if found is None and any(not d.startswith(PREFIX) for d in loaded):
-        found = loaded.get(_hash(hashlib.sha256(), *_key(path)))
+        found = loaded.get(_legacy_sha256(*_key(path)))
     return found
 
 
@@ -79,7 +79,7 @@ def discard(paths: Iterable[Path]) -> None:
 
 
 @contextmanager
-def prefetched(paths: list[Path]) -> Iterator[None]:
+def dropping_unused(paths: list[Path]) -> Iterator[None]:
     """The length of a load: digests of ``paths`` it asked for and did not use (a load
     that failed) are discarded at the end."""
     try:
@@ -91,6 +91,12 @@ def prefetched(paths: list[Path]) -> Iterator[None]:
 @functools.lru_cache(maxsize=4096)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
     return PREFIX + _hash(blake3.blake3(), path, size, mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _legacy_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """The fingerprint stores written before BLAKE3 hold (asked once per file version)."""
+    return _hash(hashlib.sha256(), path, size, mtime_ns)
 
 
 def _hash(h: Any, path: str, size: int, mtime_ns: int) -> str:

@@ -51,7 +51,7 @@ def test_digests_a_failed_load_did_not_use_are_discarded(tmp_path: Path) -> None
     for i, p in enumerate(paths):
         p.write_bytes(bytes([i + 7]) * (1 << 20))
     try:
-        with fp.prefetched(paths):
+        with fp.dropping_unused(paths):
             fp.prefetch(paths)
             raise RuntimeError("the load failed")
     except RuntimeError:
