@@ -63,13 +63,13 @@ def read_rejects(store: Any, tables: list[str]) -> list[Bad]:
     found: list[dict[str, Any]] = []
     for table in tables:
         scans = table.replace("cl_rejects_", "cl_scans_")
-        found += store.con.sql(
+        found += store.engine.query(
             # DuckDB reports a short record once per missing column: keep the first
             f"SELECT s.file_path AS file, e.line, min(e.line_byte_position) AS offset, "
             f"arg_min(e.error_type, coalesce(e.column_idx, 0)) AS type, "
             f"arg_min(e.error_message, coalesce(e.column_idx, 0)) AS message, "
             f"min(e.csv_line) AS raw FROM {table} e JOIN {scans} s USING (scan_id, file_id) "
-            f"GROUP BY ALL ORDER BY 1, 2").to_pyarrow().to_pylist()
+            f"GROUP BY ALL ORDER BY 1, 2").to_pylist()
         store.raw(f"DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {scans}")
     out: list[Bad] = []
     by_file: dict[str, list[dict[str, Any]]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from cloudledger import focus
-from cloudledger.engine import engine_errors_only, ident, literal
+from cloudledger.engine import duckdb_arrow, engine_errors_only, ident, literal
 from cloudledger.errors import InputError
 from cloudledger.store import load as _load
 from cloudledger.store.files import digest_of
@@ -105,10 +105,13 @@ class Store:
                 if not t.startswith(("ibis_pyarrow_memtable_", "ibis_pandas_memtable_"))]
 
     def table(self, name: str) -> ir.Table:
-        if name not in self.tables():
-            raise InputError(f"the store has no table {name!r}",
-                             hint=f"tables here: {', '.join(sorted(self.tables()))}")
-        return self.con.table(name)
+        try:
+            return self.con.table(name)
+        except Exception:
+            if name in self.tables():
+                raise
+        raise InputError(f"the store has no table {name!r}",
+                         hint=f"tables here: {', '.join(sorted(self.tables()))}")
 
     @property
     def focus(self) -> ir.Table:
@@ -116,7 +119,9 @@ class Store:
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         # Spark: the engine's error, not PySpark's notice (no global filter on DuckDB)
-        with engine_errors_only() if self.is_spark else nullcontext():
+        if not self.is_spark:
+            return duckdb_arrow(self.con, expr)  # type: ignore[no-any-return]
+        with engine_errors_only():
             return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
 
     def raw(self, sql: str) -> None:

@@ -147,8 +147,8 @@ def cost_category_keys(store: Any, staged: Staged) -> list[str]:
     src = "cost_category" if f.columns["cost_category"].upper().startswith("MAP") else (
         "CAST(CAST(NULLIF(TRIM(cost_category), '') AS JSON) AS MAP(VARCHAR, VARCHAR))")
     where = f" WHERE NOT ({staged.exclude})" if staged.exclude else ""
-    got = store.con.sql(f"SELECT DISTINCT unnest(map_keys({src})) AS k FROM "
-                        f"{staged.source}{where} ORDER BY k").to_pyarrow()
+    got = store.engine.query(f"SELECT DISTINCT unnest(map_keys({src})) AS k FROM "
+                        f"{staged.source}{where} ORDER BY k")
     return [k for k in got.column("k").to_pylist() if k]
 
 

@@ -100,9 +100,9 @@ def stage(store: Any, path: Path, layout: Layout) -> Staged:
         opts = _csv_options(layout, layout.columns, padding=padding)
         checked = _check(store, fields, f"read_csv({_sql_path(path)}, {opts}, store_rejects="
                          f"true, rejects_table='{rejects}', rejects_scan='{scans}')")
-        bad = store.con.sql(
+        bad = store.engine.query(
             f"SELECT line, min(error_type) AS error_type, min(error_message) AS message, "
-            f"min(csv_line) AS raw FROM {rejects} GROUP BY line ORDER BY line").to_pyarrow()
+            f"min(csv_line) AS raw FROM {rejects} GROUP BY line ORDER BY line")
         store.raw(f"DROP TABLE IF EXISTS {rejects}; DROP TABLE IF EXISTS {scans}")
         good = sum(r["n"] for r in checked if r["by_type"])
         short = set(bad.column("error_type").to_pylist()) == {"MISSING COLUMNS"}
@@ -148,7 +148,7 @@ def _check(store: Any, fields: Fields, source: str) -> list[dict[str, Any]]:
     from cloudledger.ingest.sources.aws_mapping import check_sql
 
     pred, _ = bad_value_sql(fields)
-    return list(store.con.sql(check_sql(fields, source, pred)).to_pyarrow().to_pylist())
+    return list(store.engine.query(check_sql(fields, source, pred)).to_pylist())
 
 
 def _unzipped(path: Path) -> Path:
@@ -182,11 +182,11 @@ def _stage_parquet(store: Any, path: Path) -> Staged:
     if any(r["n_bad"] for r in staged.check):
         pred, reason = bad_value_sql(fields)
         select = ", ".join(quote(c) for c in used_columns(fields))
-        bad = store.con.sql(
+        bad = store.engine.query(
             f"SELECT cl_line AS line, {reason} AS reason, CAST(to_json(t) AS VARCHAR) AS "
             f"raw FROM (SELECT file_row_number + 1 AS cl_line, {select} FROM read_parquet("
             f"{_sql_path(path)}, file_row_number=true)) t WHERE {pred} ORDER BY cl_line"
-        ).to_pyarrow()
+        )
         for row in bad.to_pylist():
             staged.quarantined.append({"file": str(path), "line": int(row["line"]),
                                        "reason": row["reason"], "raw": row["raw"]})
@@ -256,8 +256,8 @@ def _quarantine_bad_values(store: Any, staged: Staged, path: Path, layout: Layou
         store.raw("SET preserve_insertion_order=false")
     raw_cols = " || chr(31) || ".join(f"coalesce({quote(c)}, '')" for c in
                                       used_columns(staged.fields))
-    bad = store.con.sql(f"SELECT cl_record, {reason} AS reason, {raw_cols} AS raw FROM "
-                        f"{ordered} WHERE {pred} ORDER BY cl_record").to_pyarrow()
+    bad = store.engine.query(f"SELECT cl_record, {reason} AS reason, {raw_cols} AS raw FROM "
+                        f"{ordered} WHERE {pred} ORDER BY cl_record")
     skipped = sorted(rejected_lines)
     for row in bad.to_pylist():
         line = int(row["cl_record"]) + (1 if layout.header else 0)
