@@ -215,7 +215,7 @@ def _drop_table(store: Any, table: str) -> None:
 
 
 def summarize(check: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts and native totals from a file's check (``aws_mapping.check_sql``)."""
+    """Counts and native totals from a file's check (``aws_check.check_sql``)."""
     by_type = [r for r in check if r["by_type"]]
     by_key = next(r for r in check if not r["by_type"])
     good = [r for r in by_type if r["n"] > r["n_bad"]]

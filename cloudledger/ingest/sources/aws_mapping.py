@@ -26,15 +26,18 @@ from cloudledger.ingest.sources.aws_common import (
     MONEY_FIELDS,
     PRODUCT_ID_TYPES,
     QUANTITY_FIELDS,
-    REQUIRED_PARSE,
     TIME_FIELDS,
     USAGE_TYPE_UNITS,
     X_COLUMNS,
     Fields,
+    in_sql,
     literal,
+    parsed_sql,
     quote,
     service_category_sql,
     tag_key_sql,
+    text_sql,
+    typed_sql,
     x_name,
 )
 from cloudledger.ingest.sources.aws_stage import MONEY, QUANTITY
@@ -84,56 +87,6 @@ ALIASES = {
 COMMITMENT_END = "x_CommitmentDiscountEnd"
 
 
-def _text(f: Fields, name: str) -> str:
-    col = f.raw(name)
-    if col is None:
-        return "CAST(NULL AS VARCHAR)"
-    if name == "bill/PayerAccountId" and not f.is_text(name):  # ids read as numbers
-        return f"lpad(CAST({col} AS VARCHAR), 12, '0')"
-    if f.is_text(name) and col.startswith('"'):
-        return f"NULLIF(TRIM({col}), '')"
-    return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
-
-
-def fast_cast_sql(col: str, value: str, target: str) -> str:
-    """Text ``col`` (``value``: its trimmed, NULL-if-empty form) -> ``target``, strictly.
-
-    A TRY_CAST of the raw column first (the casts skip surrounding blanks themselves; for a
-    decimal, into an int64-backed decimal(18, s), which DuckDB parses several times faster
-    than a 38-digit one and rounds to the same scale), the strict cast of ``value`` only
-    where that fails (COALESCE evaluates lazily): empty values and amounts too wide.
-    """
-    if target == "TIMESTAMPTZ":
-        # a UTC value ('...Z', as AWS writes them) reads as a plain timestamp, ~6x faster
-        # than a TIMESTAMPTZ parse; any other offset takes the TIMESTAMPTZ parse
-        fast = f"CASE WHEN ends_with({col}, 'Z') THEN TRY_CAST({col} AS TIMESTAMP) END"
-        return f"coalesce({fast}, CAST(CAST({value} AS {target}) AS TIMESTAMP))"
-    fast = f"DECIMAL(18, {target.split(',')[1].strip(' )')})"
-    return f"coalesce(TRY_CAST({col} AS {fast}), CAST({value} AS {target}))"
-
-
-def _typed(f: Fields, name: str, target: str) -> str:
-    col = f.raw(name)
-    if col is None:
-        return f"CAST(NULL AS {target})"
-    if target == "TIMESTAMP":
-        if f.is_text(name):
-            return fast_cast_sql(col, _text(f, name), "TIMESTAMPTZ")
-        return f"CAST({col} AS TIMESTAMP)"
-    if f.is_text(name) and target.startswith("DECIMAL"):
-        return f"CAST({fast_cast_sql(col, _text(f, name), target)} AS {target})"
-    value = _text(f, name) if f.is_text(name) else col
-    return f"CAST({value} AS {target})"
-
-
-def _parsed(f: Fields, name: str, lit: str, target: str) -> str:
-    expr = _typed(f, name, target)
-    types = REQUIRED_PARSE.get(name)
-    if types is not None:  # read only where it means something (see REQUIRED_PARSE)
-        expr = f"CASE WHEN {_in(lit, types)} THEN {expr} END"
-    return expr
-
-
 def tags_sql(f: Fields) -> str:
     if f.style == "cur2" and "resource_tags" in f.columns:
         m = f.columns["resource_tags"].upper().startswith("MAP")
@@ -176,28 +129,23 @@ def cost_categories(f: Fields, keys: list[str] | None = None) -> dict[str, str]:
 
 def base_sql(f: Fields, source: str, cc_keys: list[str] | None = None,
              exclude: str | None = None) -> str:
-    lit = _text(f, "lineItem/LineItemType")
+    lit = text_sql(f, "lineItem/LineItemType")
     cols = []
     for alias, name in ALIASES.items():
         if name in MONEY_FIELDS:
-            expr = _parsed(f, name, lit, MONEY)
+            expr = parsed_sql(f, name, lit, MONEY)
         elif name in QUANTITY_FIELDS:
-            expr = _parsed(f, name, lit, QUANTITY)
+            expr = parsed_sql(f, name, lit, QUANTITY)
         elif name in TIME_FIELDS:
-            expr = _typed(f, name, "TIMESTAMP")
+            expr = typed_sql(f, name, "TIMESTAMP")
         else:
-            expr = _text(f, name)
+            expr = text_sql(f, name)
         cols.append(f"{expr} AS {alias}")
     cols.append(f"{tags_sql(f)} AS tags")
     for x, expr in cost_categories(f, cc_keys).items():
         cols.append(f"{expr} AS {quote(x)}")
     where = f" WHERE NOT ({exclude})" if exclude else ""
     return f"SELECT {', '.join(cols)} FROM {source}{where}"
-
-
-def _in(col: str, values: tuple[str, ...]) -> str:
-    """OR'd equalities: DuckDB plans an IN list of 4+ values as a (mark) join per use."""
-    return "(" + " OR ".join(f"{col} = {literal(v)}" for v in values) + ")"
 
 
 SP_TYPES = ("SavingsPlanCoveredUsage", "SavingsPlanNegation")
@@ -285,7 +233,7 @@ def lines_sql(f: Fields, source: str, cc_keys: list[str] | None = None,
              else "id IS NOT DISTINCT FROM sp_first")
     # ``b`` is written out twice rather than referenced twice: DuckDB would materialize a
     # CTE used twice (every column of every row), and the aggregate needs only four columns
-    b = (f"SELECT *, coalesce(net, cost) AS billed, CASE WHEN {_in('lit', SP_TYPES)} THEN "
+    b = (f"SELECT *, coalesce(net, cost) AS billed, CASE WHEN {in_sql('lit', SP_TYPES)} THEN "
          f"{SP_KEY} END AS sp_key FROM ({base_sql(f, source, cc_keys, exclude)})")
     return f"""WITH b AS ({b}),
 sp AS (SELECT sp_key, min(id) FILTER (WHERE lit = 'SavingsPlanCoveredUsage') AS sp_first,
@@ -309,15 +257,15 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
              ties: bool = False) -> str:
     """FOCUS rows (canonical names and types) plus ``x_columns`` (NULL where absent)."""
     unused = "part = 'unused'"
-    commit = (f"({unused} OR {_in('lit', COMMITMENT_TYPES)} OR (lit = 'Fee' AND ri_arn IS "
+    commit = (f"({unused} OR {in_sql('lit', COMMITMENT_TYPES)} OR (lit = 'Fee' AND ri_arn IS "
               "NOT NULL))")
     is_sp = ("(lit LIKE 'SavingsPlan%' OR (NOT (lit = 'RIFee' OR lit = 'DiscountedUsage' OR "
              "lit = 'Fee') AND sp_arn IS NOT NULL))")
     consumed = ("part = 'line' AND "
-                + _in("lit", ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage")))
+                + in_sql("lit", ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage")))
     mapped = f"""m AS (SELECT *,
-  CASE WHEN {unused} THEN 'Usage' WHEN {_in('lit', USAGE_TYPES)} THEN 'Usage'
-       WHEN {_in('lit', PURCHASE_TYPES)} THEN 'Purchase' WHEN lit = 'Tax' THEN 'Tax'
+  CASE WHEN {unused} THEN 'Usage' WHEN {in_sql('lit', USAGE_TYPES)} THEN 'Usage'
+       WHEN {in_sql('lit', PURCHASE_TYPES)} THEN 'Purchase' WHEN lit = 'Tax' THEN 'Tax'
        WHEN lit = 'Credit' THEN 'Credit'
        WHEN lit = 'Refund' THEN CASE WHEN tax_type IS NOT NULL THEN 'Tax'
             WHEN coalesce(ri_arn, sp_arn) IS NOT NULL THEN 'Purchase' ELSE 'Usage' END
@@ -346,8 +294,8 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
         "ChargeDescription": f"CASE WHEN {unused} THEN 'Unused commitment: ' || "
                              "coalesce(description, lit) ELSE description END",
         "ChargeFrequency": f"CASE WHEN {unused} THEN 'Usage-Based' WHEN "
-                           f"{_in('lit', ('RIFee', 'SavingsPlanRecurringFee'))} THEN "
-                           f"'Recurring' WHEN {_in('lit', ONE_TIME)} THEN 'One-Time' "
+                           f"{in_sql('lit', ('RIFee', 'SavingsPlanRecurringFee'))} THEN "
+                           f"'Recurring' WHEN {in_sql('lit', ONE_TIME)} THEN 'One-Time' "
                            "ELSE 'Usage-Based' END",
         "ChargePeriodEnd": "u_end", "ChargePeriodStart": "u_start",
         "CommitmentDiscountCategory": f"CASE WHEN cid IS NOT NULL THEN CASE WHEN {is_sp} "
@@ -377,7 +325,7 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
         "ListUnitPrice": f"CASE WHEN NOT ({unused}) THEN pod_rate END",
         "PricingCategory": (
             f"CASE WHEN cat = 'Tax' OR cat = 'Credit' THEN NULL WHEN {unused} OR "
-            f"{_in('lit', COMMITTED_USAGE)} THEN 'Committed' WHEN cat = 'Purchase' THEN "
+            f"{in_sql('lit', COMMITTED_USAGE)} THEN 'Committed' WHEN cat = 'Purchase' THEN "
             "'Standard' WHEN lower(term) LIKE "
             "'%spot%' OR usage_type LIKE '%SpotUsage%' THEN 'Dynamic' WHEN term = "
             "'Reserved' THEN 'Committed' ELSE 'Standard' END"),
@@ -423,98 +371,3 @@ def rows_sql(f: Fields, source: str, x_columns: list[str],
 
 def x_columns_of(f: Fields, cc_keys: list[str] | None = None) -> list[str]:
     return [*X_COLUMNS.values(), COMMITMENT_END, *cost_categories(f, cc_keys)]
-
-
-def _native(f: Fields, name: str) -> str:
-    """A native money value parsed wider than storage, straight from the file's column."""
-    col = f.raw(name)
-    if col is None:
-        return f"CAST(NULL AS {SOURCE_TOTAL})"
-    if f.is_text(name):
-        # exact fast path: text of at most 13 characters without an exponent has at most
-        # 12 decimals, so the int64-backed decimal(18, 12) parse loses nothing
-        fast = (f"CASE WHEN strlen({col}) <= 13 AND NOT contains({col}, 'E') AND NOT "
-                f"contains({col}, 'e') THEN TRY_CAST({col} AS DECIMAL(18, 12)) END")
-        return f"coalesce({fast}, CAST({_text(f, name)} AS {SOURCE_TOTAL}))"
-    return f"CAST({col} AS {SOURCE_TOTAL})"
-
-
-def native_effective_sql(f: Fields) -> str:
-    """EffectiveCost as the native columns state it (see ``check_sql``)."""
-    lit = _text(f, "lineItem/LineItemType")
-    cost = (f"coalesce({_native(f, 'lineItem/NetUnblendedCost')}, "
-            f"{_native(f, 'lineItem/UnblendedCost')})")
-    return f"""CASE
-      WHEN {lit} = 'DiscountedUsage' THEN {_native(f, 'reservation/EffectiveCost')}
-      WHEN {lit} = 'SavingsPlanCoveredUsage' THEN
-        {_native(f, 'savingsPlan/SavingsPlanEffectiveCost')}
-      WHEN {lit} = 'RIFee' THEN
-        coalesce({_native(f, 'reservation/UnusedAmortizedUpfrontFeeForBillingPeriod')}, 0)
-        + coalesce({_native(f, 'reservation/UnusedRecurringFee')}, 0)
-      WHEN {lit} = 'SavingsPlanRecurringFee' THEN
-        coalesce({_native(f, 'savingsPlan/TotalCommitmentToDate')}, 0)
-        - coalesce({_native(f, 'savingsPlan/UsedCommitment')}, 0)
-      WHEN {lit} = 'SavingsPlanNegation' OR {lit} = 'SavingsPlanUpfrontFee' THEN 0
-      WHEN {lit} = 'Fee' AND {_text(f, 'reservation/ReservationARN')} IS NOT NULL THEN 0
-      ELSE {cost} END"""
-
-
-def check_sql(f: Fields, source: str, bad: str) -> str:
-    """One aggregate pass over a file: what the store and the warnings need to know.
-
-    Grouping set 1, per payer, billing period, currency and line item type: records read
-    (``n``), records with a bad value (``n_bad``, predicate ``bad``), the file's own totals
-    over the good records (independent of the mapping: summed straight from the native
-    columns, parsed as decimal(38, 18)), SavingsPlanCoveredUsage rows without a plan ARN,
-    and the unused-commitment rows the mapping adds. Grouping set 2, per Savings Plan match
-    key: covered and negation rows, and distinct LineItemIds of the covered rows, summed up
-    in one more row (``by_type`` 0): negations folded, covered rows without a negation, and
-    keys whose first covered row is not unique by LineItemId (``ties``).
-
-    BilledCost: sum of NetUnblendedCost (else UnblendedCost), negations included.
-    EffectiveCost: what the native columns state: reservation/EffectiveCost on RI usage,
-    SavingsPlanEffectiveCost on SP usage, the RIFee's unused upfront + recurring fee, the SP
-    fee's TotalCommitmentToDate - UsedCommitment, 0 on purchases, the cost elsewhere.
-    Values of bad records are never parsed (CASE evaluates its branches lazily).
-    """
-    lit = _text(f, "lineItem/LineItemType")
-    cost = (f"coalesce({_native(f, 'lineItem/NetUnblendedCost')}, "
-            f"{_native(f, 'lineItem/UnblendedCost')})")
-    key = sp_key_sql([_typed(f, n, "TIMESTAMP") if n in TIME_FIELDS else _text(f, n)
-                      for n in SP_KEY_FIELDS])
-    p = {a: _parsed(f, ALIASES[a], lit, MONEY)
-         for a in ("ri_unused_upfront", "ri_unused_recurring", "sp_total", "sp_used")}
-    unused = unused_sql("l", ri_unused_sql(p["ri_unused_upfront"], p["ri_unused_recurring"]),
-                        sp_unused_sql(p["sp_total"], p["sp_used"]))
-    return f"""WITH s AS (SELECT *,
-  CASE WHEN bad THEN NULL ELSE {cost} END AS billed_native,
-  CASE WHEN bad THEN NULL ELSE coalesce({native_effective_sql(f)}, 0) END AS effective_native,
-  CASE WHEN bad THEN NULL ELSE {_typed(f, 'bill/BillingPeriodStartDate', 'TIMESTAMP')} END
-    AS bp_start,
-  CASE WHEN bad THEN false WHEN l = 'SavingsPlanCoveredUsage' THEN
-    {_text(f, 'savingsPlan/SavingsPlanARN')} IS NULL ELSE false END AS no_plan,
-  CASE WHEN bad THEN false WHEN l = 'RIFee' OR l = 'SavingsPlanRecurringFee' THEN {unused}
-    ELSE false END AS synthesized,
-  CASE WHEN NOT bad AND (l = 'SavingsPlanCoveredUsage' OR l = 'SavingsPlanNegation')
-    THEN {key} END AS sp_key
-  FROM (SELECT {lit} AS l, {_text(f, 'identity/LineItemId')} AS id,
-          {_text(f, 'bill/PayerAccountId')} AS payer, {_text(f, 'lineItem/CurrencyCode')}
-          AS currency, {bad} AS bad, * FROM {source})),
-g AS (SELECT GROUPING(sp_key) AS by_type, sp_key, payer AS BillingAccountId,
-  bp_start AS BillingPeriodStart, currency AS BillingCurrency, l AS lit,
-  count(*) AS n, count_if(bad) AS n_bad,
-  CAST(sum(billed_native) AS {SOURCE_TOTAL}) AS BilledCost,
-  CAST(sum(effective_native) AS {SOURCE_TOTAL}) AS EffectiveCost,
-  count_if(no_plan) AS no_plan, count_if(synthesized) AS synthesized,
-  count_if(sp_key IS NOT NULL AND l = 'SavingsPlanCoveredUsage') AS covered,
-  count_if(sp_key IS NOT NULL AND l = 'SavingsPlanNegation') AS negations,
-  count(DISTINCT CASE WHEN sp_key IS NOT NULL AND l = 'SavingsPlanCoveredUsage' THEN id END)
-    AS covered_ids
-FROM s GROUP BY GROUPING SETS ((payer, bp_start, currency, l), (sp_key)))
-SELECT * EXCLUDE (sp_key, covered, negations, covered_ids) FROM g WHERE by_type = 1
-UNION ALL BY NAME
-SELECT 0 AS by_type,
-  coalesce(sum(negations) FILTER (WHERE covered > 0), 0) AS folded,
-  coalesce(sum(covered) FILTER (WHERE negations = 0), 0) AS unnegated,
-  count_if(covered > 1 AND covered_ids < covered) AS ties
-FROM g WHERE by_type = 0 AND sp_key IS NOT NULL"""

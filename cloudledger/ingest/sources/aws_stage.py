@@ -51,7 +51,7 @@ class Staged:
     records: int = 0  # records read, good and bad
     #: predicate of records set aside for a bad value: the mapping reads the rest
     exclude: str | None = None
-    #: the check's result (``aws_mapping.check_sql``), rows as dicts
+    #: the check's result (``aws_check.check_sql``), rows as dicts
     check: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -145,7 +145,7 @@ def stage(store: Any, path: Path, layout: Layout) -> Staged:
 
 
 def _check(store: Any, fields: Fields, source: str) -> list[dict[str, Any]]:
-    from cloudledger.ingest.sources.aws_mapping import check_sql
+    from cloudledger.ingest.sources.aws_check import check_sql
 
     pred, _ = bad_value_sql(fields)
     return list(store.engine.query(check_sql(fields, source, pred)).to_pylist())
