@@ -26,8 +26,9 @@ import ibis.expr.types as ir
 
 from cloudledger.errors import FormatError
 from cloudledger.ingest import files as fs
-from cloudledger.ingest.checks import Source, _name, any_bad, checks, parsed, spark_relation
+from cloudledger.ingest.checks import any_bad, checks, parsed
 from cloudledger.ingest.parse import NULL_TOKENS, DateSpec
+from cloudledger.ingest.relations import Source, scratch_name, spark_relation
 
 HINT = ("fix the value or export the file again, or pass --allow-bad-rows to load the other "
         "rows and keep this one in table ingest_errors; nothing was loaded")
@@ -133,7 +134,7 @@ def ordered(store: Any, path: Path, columns: list[str]) -> ir.Table:
     if store.is_spark:
         return spark_relation(store, Source("csv", [path], columns), mode="rows",
                               numbered=True)
-    name = _name("ordered")
+    name = scratch_name("ordered")
     call = fs.csv_call([path], columns, nulls=NULL_TOKENS,
                        compression=fs.engine_compression(path),
                        extra="ignore_errors=true, parallel=false")

@@ -24,17 +24,16 @@ from cloudledger.ingest.checks import (
     JSON_CHECKED,
     MDY,
     Checked,
-    Source,
     _col,
     any_bad,
     checks,
     decide_dates,
     exact_duplicates,
     parsed,
-    raw_relation,
     scan,
 )
 from cloudledger.ingest.parse import DateSpec, try_timestamp
+from cloudledger.ingest.relations import Source, raw_relation
 
 
 def _where(files: list[Path]) -> str:

@@ -30,12 +30,10 @@ from cloudledger.ingest.checks import (
     EXACT,
     JSON_CHECKED,
     REQUIRED,
-    Source,
     _money_parts,
-    _name,
-    raw_relation,
 )
 from cloudledger.ingest.parse import as_double, text_sql
+from cloudledger.ingest.relations import Source, raw_relation, scratch_name
 from cloudledger.store.frame import Recheck, Verified
 
 #: The keys of a load's groups: each must be set, and one currency per account and period.
@@ -138,7 +136,7 @@ def fast_rows(store: Any, src: Source) -> ir.Table | None:
         raw, parses = _parse_once(store, raw)
     else:
         parses = {}
-        name, read = _name("raw"), (f"read_parquet({fs._sql_list(src.files)}, "
+        name, read = scratch_name("raw"), (f"read_parquet({fs._sql_list(src.files)}, "
                                      "union_by_name=true)")
         store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {read}")
         strings = [c for c, t in store.con.table(name).schema().items() if t.is_string()]
@@ -182,7 +180,7 @@ def _parse_once(store: Any, raw: ir.Table) -> tuple[ir.Table, dict[str, str]]:
         return raw, {}
     extra = ", ".join(f"TRY_CAST({ident(c)} AS {parse[focus.BY_NAME[c].kind]}) AS {ident(p)}"
                       for c, p in parses.items())
-    name = _name("parsed")
+    name = scratch_name("parsed")
     store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT *, {extra} "
               f"FROM {ident(raw.get_name())}")
     return store.con.table(name), parses

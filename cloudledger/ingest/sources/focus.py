@@ -16,10 +16,11 @@ import ibis.expr.types as ir
 
 from cloudledger import focus
 from cloudledger.errors import FormatError
-from cloudledger.ingest import checked, checks, fast
+from cloudledger.ingest import checked, fast
 from cloudledger.ingest import files as fs
 from cloudledger.ingest.parse import union_all
 from cloudledger.ingest.registry import Options, Sniff, register
+from cloudledger.ingest.relations import Source
 from cloudledger.store import Frame
 from cloudledger.store.frame import VerifiedFrame
 
@@ -92,7 +93,7 @@ def read(store: Any, paths: list[Path], options: Options) -> Frame:
     return read_fast(store, paths, options) or read_checked(store, paths, options)
 
 
-def _sources(paths: list[Path]) -> tuple[list[checks.Source], set[str], list[str]]:
+def _sources(paths: list[Path]) -> tuple[list[Source], set[str], list[str]]:
     """Files grouped as they are read (CSV sharing a header; Parquet), versions, warnings."""
     versions, warnings = set(), []
     header: list[str] | None = None
@@ -115,9 +116,9 @@ def _sources(paths: list[Path]) -> tuple[list[checks.Source], set[str], list[str
     out = []
     if csvs:
         assert header is not None
-        out.append(checks.Source("csv", csvs, header))
+        out.append(Source("csv", csvs, header))
     if parquets:
-        out.append(checks.Source("parquet", parquets, pq_columns))
+        out.append(Source("parquet", parquets, pq_columns))
     return out, versions, warnings
 
 
