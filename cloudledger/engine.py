@@ -220,7 +220,6 @@ def engine_for(store: Any) -> DuckDBEngine | SparkEngine:
     return DuckDBEngine(store.con.con)
 
 
-
 class _DuckDBResult(PyArrowData):
     """Ibis's typing of a DuckDB result, as its DuckDB backend's (NULL-typed columns)."""
 

@@ -136,8 +136,8 @@ def fast_rows(store: Any, src: Source) -> ir.Table | None:
         raw, parses = _parse_once(store, raw)
     else:
         parses = {}
-        name, read = scratch_name("raw"), (f"read_parquet({fs._sql_list(src.files)}, "
-                                     "union_by_name=true)")
+        name = scratch_name("raw")
+        read = f"read_parquet({fs._sql_list(src.files)}, union_by_name=true)"
         store.raw(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {read}")
         strings = [c for c, t in store.con.table(name).schema().items() if t.is_string()]
         if strings:  # their null spellings as NULL, once (a view: not inlined at each use)
@@ -226,8 +226,9 @@ def _sql(expr: ir.Table) -> str:
     return str(ibis.to_sql(expr, dialect="duckdb"))
 
 
-def _row_hash(new: ir.Table, names: list[str]) -> ir.IntegerValue:
-    return ibis.struct({f"f{i}": new[c] for i, c in enumerate(names)}).hash()
+def _hash_sql(names: list[str]) -> str:
+    """DuckDB's hash of a row's ``names`` columns (variadic: no struct is built)."""
+    return f"hash({', '.join(ident(c) for c in names)})"
 
 
 def verify(store: Any, new: ir.Table, columns: list[str]) -> Verified:
@@ -261,18 +262,21 @@ def verify(store: Any, new: ir.Table, columns: list[str]) -> Verified:
     # (UNION ALL) over the inserted rows written out twice, not as a CTE (DuckDB would
     # materialize it): DuckDB 1.5 scans rows not yet committed on one thread per scan,
     # and runs the two scans side by side (about half the wall time of two queries)
+    inserted = _sql(new)
     summary = (f"SELECT *, NULL::BIGINT AS cl_distinct FROM "
                f"({_sql(new.group_by(*by).aggregate(**metrics))})")
     if data:  # the count: a row of its own (every key NULL) under the groups
-        summary += (" UNION ALL BY NAME SELECT count(DISTINCT hash("
-                    + ", ".join(ident(c) for c in cheap) + f")) AS cl_distinct FROM ({_sql(new)})")
+        summary += (f" UNION ALL BY NAME SELECT count(DISTINCT {_hash_sql(cheap)}) AS "
+                    f"cl_distinct FROM ({inserted})")
     rows = store.engine.query(summary).to_pylist()
     groups = [g for g in rows if g["cl_distinct"] is None]
     total = sum(int(g["n"]) for g in groups)
     if data and [g["cl_distinct"] for g in rows if g["cl_distinct"] is not None] != [total]:
-        again = store.execute(new.group_by(*by).aggregate(
-            n=new.count(), distinct=_row_hash(new, data).nunique())).to_pylist()
-        if any(g["distinct"] != g["n"] for g in again):
+        keys = ", ".join(ident(c) for c in by)
+        again = store.engine.query(
+            f"SELECT count(*) AS n, count(DISTINCT {_hash_sql(data)}) AS distinct_rows "
+            f"FROM ({inserted}) GROUP BY {keys}").to_pylist()
+        if any(g["distinct_rows"] != g["n"] for g in again):
             raise Recheck  # the checked path counts and words the duplicates
     seen: dict[tuple[Any, Any], set[Any]] = {}
     for g in groups:

@@ -118,9 +118,9 @@ class Store:
         return self.table("focus")
 
     def execute(self, expr: ir.Expr) -> pa.Table:
-        # Spark: the engine's error, not PySpark's notice (no global filter on DuckDB)
         if not self.is_spark:
             return duckdb_arrow(self.con, expr)  # type: ignore[no-any-return]
+        # Spark: the engine's error, not PySpark's notice (no global filter on DuckDB)
         with engine_errors_only():
             return self.con.to_pyarrow(expr)  # type: ignore[arg-type]
 
