@@ -257,7 +257,7 @@ def _quarantine_bad_values(store: Any, staged: Staged, path: Path, layout: Layou
     raw_cols = " || chr(31) || ".join(f"coalesce({quote(c)}, '')" for c in
                                       used_columns(staged.fields))
     bad = store.engine.query(f"SELECT cl_record, {reason} AS reason, {raw_cols} AS raw FROM "
-                        f"{ordered} WHERE {pred} ORDER BY cl_record")
+                             f"{ordered} WHERE {pred} ORDER BY cl_record")
     skipped = sorted(rejected_lines)
     for row in bad.to_pylist():
         line = int(row["cl_record"]) + (1 if layout.header else 0)
